@@ -15,20 +15,13 @@ pub struct Buffer<T: bytemuck::Pod> {
 
 enum Inner<T> {
     Owned(Vec<T>),
-    Mapped {
-        map: Arc<memmap2::Mmap>,
-        offset: usize,
-        len: usize,
-        _t: PhantomData<T>,
-    },
+    Mapped { map: Arc<memmap2::Mmap>, offset: usize, len: usize, _t: PhantomData<T> },
 }
 
 impl<T: bytemuck::Pod> Buffer<T> {
     /// Wraps a vector.
     pub fn owned(v: Vec<T>) -> Self {
-        Self {
-            inner: Inner::Owned(v),
-        }
+        Self { inner: Inner::Owned(v) }
     }
 
     /// Views `len` values at byte `offset` of `map`; fails when out of bounds or misaligned, so
@@ -38,14 +31,7 @@ impl<T: bytemuck::Pod> Buffer<T> {
         let end = offset.checked_add(bytes)?;
         let slice = map.get(offset..end)?;
         bytemuck::try_cast_slice::<u8, T>(slice).ok()?;
-        Some(Self {
-            inner: Inner::Mapped {
-                map,
-                offset,
-                len,
-                _t: PhantomData,
-            },
-        })
+        Some(Self { inner: Inner::Mapped { map, offset, len, _t: PhantomData } })
     }
 
     /// True when the values live in a memory map.
@@ -64,9 +50,9 @@ impl<T: bytemuck::Pod> Deref for Buffer<T> {
     fn deref(&self) -> &[T] {
         match &self.inner {
             Inner::Owned(v) => v,
-            Inner::Mapped {
-                map, offset, len, ..
-            } => bytemuck::cast_slice(&map[*offset..*offset + len * size_of::<T>()]),
+            Inner::Mapped { map, offset, len, .. } => {
+                bytemuck::cast_slice(&map[*offset..*offset + len * size_of::<T>()])
+            }
         }
     }
 }
@@ -90,9 +76,7 @@ impl<T: bytemuck::Pod> Clone for Buffer<T> {
     fn clone(&self) -> Self {
         match &self.inner {
             Inner::Owned(v) => Self::owned(v.clone()),
-            Inner::Mapped {
-                map, offset, len, ..
-            } => Self {
+            Inner::Mapped { map, offset, len, .. } => Self {
                 inner: Inner::Mapped {
                     map: map.clone(),
                     offset: *offset,
@@ -161,8 +145,8 @@ fn take<T: bytemuck::Pod>(
 ) -> crate::Result<Buffer<T>> {
     match v.iter().position(|(n, _)| n == name) {
         Some(i) => Ok(v.swap_remove(i).1),
-        None => Err(crate::Error::InvalidInput(format!(
-            "missing {ty} array `{name}` in model data"
-        ))),
+        None => {
+            Err(crate::Error::InvalidInput(format!("missing {ty} array `{name}` in model data")))
+        }
     }
 }

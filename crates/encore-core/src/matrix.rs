@@ -39,10 +39,7 @@ impl<'a> Row<'a> {
     }
     /// Iterates `(column, value)` pairs.
     pub fn iter(&self) -> impl Iterator<Item = (u32, f32)> + 'a {
-        self.indices
-            .iter()
-            .copied()
-            .zip(self.values.iter().copied())
+        self.indices.iter().copied().zip(self.values.iter().copied())
     }
     /// True when column `c` is stored (binary search).
     pub fn contains(&self, c: u32) -> bool {
@@ -73,9 +70,7 @@ impl InteractionMatrix {
             )));
         }
         if let Some(&r) = rows.iter().find(|&&r| r as usize >= n_rows) {
-            return Err(crate::Error::InvalidInput(format!(
-                "row index {r} out of range {n_rows}"
-            )));
+            return Err(crate::Error::InvalidInput(format!("row index {r} out of range {n_rows}")));
         }
         if let Some(&c) = cols.iter().find(|&&c| c as usize >= n_cols) {
             return Err(crate::Error::InvalidInput(format!(
@@ -133,13 +128,7 @@ impl InteractionMatrix {
         vals.truncate(write);
         indices.shrink_to_fit();
         vals.shrink_to_fit();
-        Ok(Self {
-            n_rows,
-            n_cols,
-            indptr,
-            indices,
-            values: vals,
-        })
+        Ok(Self { n_rows, n_cols, indptr, indices, values: vals })
     }
 
     /// Builds a matrix from its CSR arrays, checking every invariant (monotone `indptr`, sorted
@@ -151,16 +140,9 @@ impl InteractionMatrix {
         indices: Vec<u32>,
         values: Vec<f32>,
     ) -> crate::Result<Self> {
-        let bad = |m: String| {
-            Err(crate::Error::InvalidInput(format!(
-                "invalid CSR matrix: {m}"
-            )))
-        };
+        let bad = |m: String| Err(crate::Error::InvalidInput(format!("invalid CSR matrix: {m}")));
         if indptr.len() != n_rows + 1 || indptr[0] != 0 {
-            return bad(format!(
-                "indptr has {} entries for {n_rows} rows",
-                indptr.len()
-            ));
+            return bad(format!("indptr has {} entries for {n_rows} rows", indptr.len()));
         }
         if indices.len() != values.len() || *indptr.last().unwrap() as usize != indices.len() {
             return bad("indptr, indices and values disagree on the number of entries".into());
@@ -178,13 +160,7 @@ impl InteractionMatrix {
                 return bad(format!("row {r} has a column out of range {n_cols}"));
             }
         }
-        Ok(Self {
-            n_rows,
-            n_cols,
-            indptr,
-            indices,
-            values,
-        })
+        Ok(Self { n_rows, n_cols, indptr, indices, values })
     }
 
     /// Number of rows (users, or items for a transposed matrix).
@@ -202,10 +178,7 @@ impl InteractionMatrix {
     /// Row `r`. Panics when out of range.
     pub fn row(&self, r: usize) -> Row<'_> {
         let (s, e) = (self.indptr[r] as usize, self.indptr[r + 1] as usize);
-        Row {
-            indices: &self.indices[s..e],
-            values: &self.values[s..e],
-        }
+        Row { indices: &self.indices[s..e], values: &self.values[s..e] }
     }
     /// Number of entries in row `r`.
     pub fn row_nnz(&self, r: usize) -> usize {
@@ -231,10 +204,7 @@ impl InteractionMatrix {
     /// The same matrix with every value mapped through `f` (confidence scaling, binarising).
     pub fn map_values(&self, f: impl Fn(f32) -> f32 + Sync) -> Self {
         let values = self.values.par_iter().map(|&v| f(v)).collect();
-        Self {
-            values,
-            ..self.clone_structure()
-        }
+        Self { values, ..self.clone_structure() }
     }
 
     fn clone_structure(&self) -> Self {
@@ -264,13 +234,7 @@ impl InteractionMatrix {
             }
         }
         indptr.shrink_to_fit();
-        Self {
-            n_rows: self.n_cols,
-            n_cols: self.n_rows,
-            indptr,
-            indices,
-            values,
-        }
+        Self { n_rows: self.n_cols, n_cols: self.n_rows, indptr, indices, values }
     }
 
     /// Number of entries in each column (e.g. item popularity for a users × items matrix).
@@ -298,13 +262,7 @@ impl InteractionMatrix {
             .enumerate()
             .map(|(i, &p)| if i > r { p - removed } else { p })
             .collect();
-        Self {
-            n_rows: self.n_rows,
-            n_cols: self.n_cols,
-            indptr,
-            indices,
-            values,
-        }
+        Self { n_rows: self.n_rows, n_cols: self.n_cols, indptr, indices, values }
     }
 }
 

@@ -30,11 +30,7 @@ impl PartialOrd for Worst {
 impl Ord for Worst {
     fn cmp(&self, other: &Self) -> Ordering {
         // Lower score is "greater" (worse); among equal scores the larger index is worse.
-        other
-            .0
-            .score
-            .total_cmp(&self.0.score)
-            .then(self.0.item.cmp(&other.0.item))
+        other.0.score.total_cmp(&self.0.score).then(self.0.item.cmp(&other.0.item))
     }
 }
 
@@ -100,11 +96,7 @@ mod tests {
         let mut idx: Vec<u32> = (0..scores.len() as u32)
             .filter(|i| !excl.contains(i) && !scores[*i as usize].is_nan())
             .collect();
-        idx.sort_by(|&a, &b| {
-            scores[b as usize]
-                .total_cmp(&scores[a as usize])
-                .then(a.cmp(&b))
-        });
+        idx.sort_by(|&a, &b| scores[b as usize].total_cmp(&scores[a as usize]).then(a.cmp(&b)));
         idx.truncate(n);
         idx
     }

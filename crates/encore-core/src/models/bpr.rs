@@ -29,9 +29,7 @@ impl BprModel {
         _m: &InteractionMatrix,
         _o: &FitOptions<'_>,
     ) -> crate::Result<Self> {
-        Ok(Self {
-            config: config.clone(),
-        })
+        Ok(Self { config: config.clone() })
     }
     /// The hyperparameters.
     pub fn config(&self) -> &BprConfig {

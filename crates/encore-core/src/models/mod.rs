@@ -72,14 +72,13 @@ impl std::fmt::Display for Algorithm {
 impl std::str::FromStr for Algorithm {
     type Err = crate::Error;
     fn from_str(s: &str) -> crate::Result<Self> {
-        Algorithm::ALL
-            .into_iter()
-            .find(|a| a.name() == s)
-            .ok_or_else(|| crate::Error::InvalidSpec {
+        Algorithm::ALL.into_iter().find(|a| a.name() == s).ok_or_else(|| {
+            crate::Error::InvalidSpec {
                 spec: s.to_string(),
                 message: "unknown model; expected one of ials, bpr, ease, itemknn, popularity"
                     .into(),
-            })
+            }
+        })
     }
 }
 
@@ -103,11 +102,7 @@ pub struct Query<'a> {
 impl<'a> Query<'a> {
     /// A query from a history alone.
     pub fn from_history(items: &'a [u32], weights: &'a [f32]) -> Self {
-        Self {
-            user: None,
-            items,
-            weights,
-        }
+        Self { user: None, items, weights }
     }
 }
 
@@ -148,11 +143,7 @@ pub struct FitOptions<'a> {
 
 impl Default for FitOptions<'_> {
     fn default() -> Self {
-        Self {
-            seed: 42,
-            observer: &crate::progress::NoProgress,
-            memory_limit_bytes: None,
-        }
+        Self { seed: 42, observer: &crate::progress::NoProgress, memory_limit_bytes: None }
     }
 }
 
@@ -311,10 +302,9 @@ impl Model {
             Algorithm::ItemKnn => {
                 Model::ItemKnn(itemknn::ItemKnnModel::from_arrays(cfg(params)?, arrays)?)
             }
-            Algorithm::Popularity => Model::Popularity(popularity::PopularityModel::from_arrays(
-                cfg(params)?,
-                arrays,
-            )?),
+            Algorithm::Popularity => {
+                Model::Popularity(popularity::PopularityModel::from_arrays(cfg(params)?, arrays)?)
+            }
         })
     }
 

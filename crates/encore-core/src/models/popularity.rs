@@ -34,15 +34,8 @@ impl PopularityModel {
         matrix: &InteractionMatrix,
         _opts: &FitOptions<'_>,
     ) -> crate::Result<Self> {
-        let counts = matrix
-            .col_counts()
-            .into_iter()
-            .map(|c| c as f32)
-            .collect::<Vec<_>>();
-        Ok(Self {
-            config: config.clone(),
-            counts: counts.into(),
-        })
+        let counts = matrix.col_counts().into_iter().map(|c| c as f32).collect::<Vec<_>>();
+        Ok(Self { config: config.clone(), counts: counts.into() })
     }
 
     /// The hyperparameters.
@@ -57,10 +50,7 @@ impl PopularityModel {
 
     /// Rebuilds the model from a model file's arrays.
     pub fn from_arrays(config: PopularityConfig, arrays: &mut ArraySet) -> crate::Result<Self> {
-        Ok(Self {
-            config,
-            counts: arrays.take_f32("counts")?,
-        })
+        Ok(Self { config, counts: arrays.take_f32("counts")? })
     }
 }
 
@@ -98,11 +88,7 @@ mod tests {
         model.score(&Query::from_history(&[], &[]), &mut s);
         assert_eq!(s, vec![0.0, 3.0, 1.0]);
         assert_eq!(
-            model
-                .similar_items(1, 5)
-                .iter()
-                .map(|x| x.item)
-                .collect::<Vec<_>>(),
+            model.similar_items(1, 5).iter().map(|x| x.item).collect::<Vec<_>>(),
             vec![2, 0]
         );
     }

@@ -45,11 +45,7 @@ impl ModelSpec {
                 }
             }
         }
-        Ok(Self {
-            text: text.to_string(),
-            algorithm,
-            params,
-        })
+        Ok(Self { text: text.to_string(), algorithm, params })
     }
 
     /// Builds a spec from an algorithm and a JSON object of parameters (the HTTP API's form).
@@ -80,11 +76,7 @@ impl ModelSpec {
             let kv: Vec<String> = p.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
             format!("{}:{}", algorithm.name(), kv.join(","))
         };
-        Ok(Self {
-            text,
-            algorithm,
-            params: p,
-        })
+        Ok(Self { text, algorithm, params: p })
     }
 
     /// The spec as written.
@@ -117,12 +109,7 @@ pub struct Params {
 impl Params {
     /// Builds parameters from pairs (for tests and programmatic use).
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        Self {
-            values: pairs
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        }
+        Self { values: pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() }
     }
 
     fn take_parsed<T: std::str::FromStr>(&mut self, key: &str, what: &str) -> Result<Option<T>> {
@@ -149,9 +136,7 @@ impl Params {
 
     /// Takes an integer in `[min, max]`, or `default` when absent.
     pub fn usize(&mut self, key: &str, default: usize, min: usize, max: usize) -> Result<usize> {
-        let v = self
-            .take_parsed::<usize>(key, "a non-negative integer")?
-            .unwrap_or(default);
+        let v = self.take_parsed::<usize>(key, "a non-negative integer")?.unwrap_or(default);
         if v < min || v > max {
             return Err(Error::InvalidSpec {
                 spec: format!("{key}={v}"),
@@ -163,9 +148,7 @@ impl Params {
 
     /// Takes a boolean (`true`/`false`), or `default` when absent.
     pub fn bool(&mut self, key: &str, default: bool) -> Result<bool> {
-        Ok(self
-            .take_parsed::<bool>(key, "true or false")?
-            .unwrap_or(default))
+        Ok(self.take_parsed::<bool>(key, "true or false")?.unwrap_or(default))
     }
 
     /// Takes one of `choices`, or `default` when absent.
@@ -205,10 +188,7 @@ mod tests {
         assert_eq!(p.f64("alpha", 1.0, 0.0, 1e6).unwrap(), 2.0);
         assert_eq!(p.f64("regularization", 0.1, 0.0, 1e6).unwrap(), 0.1);
         p.finish("x").unwrap();
-        assert_eq!(
-            ModelSpec::parse("popularity").unwrap().algorithm(),
-            Algorithm::Popularity
-        );
+        assert_eq!(ModelSpec::parse("popularity").unwrap().algorithm(), Algorithm::Popularity);
     }
 
     #[test]
@@ -216,10 +196,7 @@ mod tests {
         assert!(ModelSpec::parse("svd").is_err());
         assert!(ModelSpec::parse("ials:factors").is_err());
         assert!(ModelSpec::parse("ials:factors=1,factors=2").is_err());
-        let mut p = ModelSpec::parse("ials:factors=abc")
-            .unwrap()
-            .params()
-            .clone();
+        let mut p = ModelSpec::parse("ials:factors=abc").unwrap().params().clone();
         assert!(p.usize("factors", 64, 1, 4096).is_err());
         let mut p = ModelSpec::parse("ials:alpha=nan").unwrap().params().clone();
         assert!(p.f64("alpha", 1.0, 0.0, 1e6).is_err());
