@@ -69,6 +69,17 @@ impl IdMap {
         &self.ids[i as usize]
     }
 
+    /// Removes `id`, shifting every later index down by one (the same shift as
+    /// [`crate::matrix::InteractionMatrix::remove_row`]); returns the index it had.
+    pub fn remove(&mut self, id: &str) -> Option<u32> {
+        let i = self.index.remove(id)?;
+        self.ids.remove(i as usize);
+        for later in &self.ids[i as usize..] {
+            *self.index.get_mut(later).expect("ids and index agree") -= 1;
+        }
+        Some(i)
+    }
+
     /// All ids in index order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
         self.ids.iter().map(|s| &**s)
@@ -90,6 +101,16 @@ mod tests {
         assert_eq!(m.get("a"), Some(1));
         assert_eq!(m.get("c"), None);
         assert_eq!(m.iter().collect::<Vec<_>>(), vec!["b", "a"]);
+    }
+
+    #[test]
+    fn remove_shifts_later_indices() {
+        let mut m = IdMap::from_ids(["a", "b", "c"]).unwrap();
+        assert_eq!(m.remove("b"), Some(1));
+        assert_eq!(m.remove("b"), None);
+        assert_eq!(m.get("c"), Some(1));
+        assert_eq!(m.id(1), "c");
+        assert_eq!(m.len(), 2);
     }
 
     #[test]

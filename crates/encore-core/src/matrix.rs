@@ -246,8 +246,9 @@ impl InteractionMatrix {
         counts
     }
 
-    /// A copy of this matrix with row `r` emptied (used to erase a user from a model).
-    pub fn without_row(&self, r: usize) -> Self {
+    /// A copy of this matrix without row `r`: later rows move up by one. Used to erase a user
+    /// from a model, together with [`crate::ids::IdMap::remove`] which shifts indices the same way.
+    pub fn remove_row(&self, r: usize) -> Self {
         let (s, e) = (self.indptr[r] as usize, self.indptr[r + 1] as usize);
         let removed = (e - s) as u64;
         let mut indices = Vec::with_capacity(self.nnz() - (e - s));
@@ -256,13 +257,10 @@ impl InteractionMatrix {
         let mut values = Vec::with_capacity(indices.len());
         values.extend_from_slice(&self.values[..s]);
         values.extend_from_slice(&self.values[e..]);
-        let indptr = self
-            .indptr
-            .iter()
-            .enumerate()
-            .map(|(i, &p)| if i > r { p - removed } else { p })
-            .collect();
-        Self { n_rows: self.n_rows, n_cols: self.n_cols, indptr, indices, values }
+        let mut indptr = Vec::with_capacity(self.n_rows);
+        indptr.extend_from_slice(&self.indptr[..=r]);
+        indptr.extend(self.indptr[r + 2..].iter().map(|&p| p - removed));
+        Self { n_rows: self.n_rows - 1, n_cols: self.n_cols, indptr, indices, values }
     }
 }
 
@@ -349,13 +347,14 @@ mod tests {
     }
 
     #[test]
-    fn without_row_empties_only_that_row() {
+    fn remove_row_shifts_later_rows_up() {
         let m = InteractionMatrix::from_triplets(3, 2, &[0, 1, 1, 2], &[0, 0, 1, 1], &[1.0; 4])
             .unwrap();
-        let e = m.without_row(1);
-        assert!(e.row(1).is_empty());
+        let e = m.remove_row(1);
+        assert_eq!(e.n_rows(), 2);
         assert_eq!(e.row(0).indices, &[0]);
-        assert_eq!(e.row(2).indices, &[1]);
+        assert_eq!(e.row(1).indices, &[1]);
         assert_eq!(e.nnz(), 2);
+        assert_eq!(m.remove_row(2).remove_row(1).remove_row(0).nnz(), 0);
     }
 }

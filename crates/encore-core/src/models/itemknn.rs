@@ -43,8 +43,8 @@ impl ItemKnnModel {
     pub fn from_arrays(config: ItemKnnConfig, _a: &mut ArraySet) -> crate::Result<Self> {
         Ok(Self { config })
     }
-    /// Erasure of a user (factor models only).
-    pub fn erase_user(&mut self, _user: u32) {}
+    /// Removes user row `user` (factor models only; later rows move up).
+    pub fn remove_user(&mut self, _user: u32) {}
 }
 
 impl Recommender for ItemKnnModel {

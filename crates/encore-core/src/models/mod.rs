@@ -308,12 +308,13 @@ impl Model {
         })
     }
 
-    /// Forgets everything the model learned specifically about user row `user` (erasure): the
-    /// user's factors are zeroed in factor models; item-based models keep no per-user state.
-    pub fn erase_user(&mut self, user: u32) {
+    /// Removes user row `user` from the model (erasure): factor models drop the user's factor
+    /// row and later rows move up by one, matching [`InteractionMatrix::remove_row`] and
+    /// [`crate::ids::IdMap::remove`]. Item-based models keep no per-user state.
+    pub fn remove_user(&mut self, user: u32) {
         match self {
-            Model::Ials(m) => m.erase_user(user),
-            Model::Bpr(m) => m.erase_user(user),
+            Model::Ials(m) => m.remove_user(user),
+            Model::Bpr(m) => m.remove_user(user),
             Model::Ease(_) | Model::ItemKnn(_) | Model::Popularity(_) => {}
         }
     }
