@@ -1,63 +1,303 @@
-//! PLACEHOLDER — being implemented (see the models module docs for the contract).
+//! EASE: an embarrassingly shallow autoencoder (Steck 2019), solved in closed form.
+//!
+//! EASE learns one items × items weight matrix `B` that reconstructs each user's row from the
+//! other items of the same row: minimise `‖X − XB‖² + λ‖B‖²` subject to `diag(B) = 0`. The
+//! constraint stops the trivial solution `B = I`. The optimum is closed-form:
+//!
+//! ```text
+//! P = (XᵀX + λI)⁻¹,   B_ji = −P_ji / P_ii  (j ≠ i),   B_ii = 0
+//! ```
+//!
+//! A user with history weights `x` scores item `i` as `(xB)_i = Σ_j x_j B_ji`: the sum of the rows
+//! of `B` of the history items, weighted. That needs no per-user parameters, so new users and
+//! anonymous sessions score exactly like training users, and the explanation is exact: history
+//! item `j` contributes `x_j B_ji` to item `i`.
+//!
+//! # Cost
+//! Training builds the Gram matrix `XᵀX` densely (time `Σ_u n_u²`), factors it with a Cholesky
+//! decomposition and inverts it (time ~`n³` for `n` items, in `f64` because the inverse of a
+//! badly conditioned Gram matrix loses digits in `f32`). Memory peaks at two `n × n` `f64`
+//! matrices (`16 n²` bytes: 0.5 GB at 5,600 items, 5 GB at 17,600), which is checked against
+//! [`FitOptions::memory_limit_bytes`] *before* anything is allocated. The stored model is `B` in
+//! `f32` (`4 n²` bytes), row-major so that the row of a history item is contiguous.
+//!
+//! # Hyperparameters (spec `ease:lambda=…,binary=…`)
+//! - `lambda` (default 500): the L2 penalty; larger values shrink rarely seen item pairs more.
+//! - `binary` (default true): use 1 for every interaction instead of the raw weight (counts and
+//!   ratings on very different scales make raw weights a poor fit for a squared loss). The same
+//!   choice applies to histories at scoring time.
+//!
+//! Defaults are chosen in `docs/tuning-models.md`.
+
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::matmul::triangular::BlockStructure;
+use faer::{Accum, MatMut, MatRef, Par};
+use rayon::prelude::*;
 
 use super::{Contribution, FitOptions, Params, Query, Recommender};
-use crate::buffer::{ArrayRef, ArraySet};
+use crate::buffer::{ArrayRef, ArraySet, Buffer};
 use crate::matrix::InteractionMatrix;
-use crate::topk::ScoredItem;
+use crate::topk::{ScoredItem, top_n};
+use crate::{Error, Result};
 
-/// Hyperparameters.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct EaseConfig {}
+/// Default of `lambda`, chosen on the shared evaluation splits (docs/tuning-models.md).
+pub const DEFAULT_LAMBDA: f64 = 500.0;
+/// Default of `binary`.
+pub const DEFAULT_BINARY: bool = true;
 
-impl EaseConfig {
-    /// Takes this model's parameters from `p`.
-    pub fn from_params(_p: &mut Params) -> crate::Result<Self> {
-        Ok(Self {})
+/// EASE hyperparameters.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EaseConfig {
+    /// L2 penalty λ added to the diagonal of the Gram matrix.
+    pub lambda: f64,
+    /// Use 1 for every interaction (training and scoring) instead of the raw weight.
+    pub binary: bool,
+}
+
+impl Default for EaseConfig {
+    fn default() -> Self {
+        Self { lambda: DEFAULT_LAMBDA, binary: DEFAULT_BINARY }
     }
 }
 
-/// A trained model.
+impl EaseConfig {
+    /// Takes `lambda` and `binary` from `p`, checking ranges.
+    pub fn from_params(p: &mut Params) -> Result<Self> {
+        Ok(Self {
+            lambda: p.f64("lambda", DEFAULT_LAMBDA, 0.0, 1e12)?,
+            binary: p.bool("binary", DEFAULT_BINARY)?,
+        })
+    }
+
+    /// Bytes training needs at its peak for `n_items` items (two dense `f64` matrices), so that
+    /// callers can check a catalogue before training. Saturates instead of overflowing.
+    pub fn training_bytes(n_items: usize) -> u64 {
+        let n = n_items as u64;
+        n.saturating_mul(n).saturating_mul(16)
+    }
+
+    fn weight(&self, raw: f32) -> f32 {
+        if self.binary { 1.0 } else { raw }
+    }
+}
+
+/// A trained EASE model: the `n × n` weight matrix `B`, row-major.
 #[derive(Debug, Clone)]
 pub struct EaseModel {
     config: EaseConfig,
+    n_items: usize,
+    /// `b[j * n + i] = B_ji`: how much having item `j` adds to item `i`'s score.
+    b: Buffer<f32>,
 }
 
 impl EaseModel {
-    /// Trains.
+    /// Solves for `B` on `matrix` (users × items). Fails with [`Error::ResourceLimit`] before
+    /// allocating when the dense matrices would exceed `opts.memory_limit_bytes`, with
+    /// [`Error::Cancelled`] when the observer cancels between stages, and with
+    /// [`Error::InvalidInput`] when `XᵀX + λI` is not positive definite (only possible with
+    /// `lambda = 0`).
     pub fn fit(
         config: &EaseConfig,
-        _m: &InteractionMatrix,
-        _o: &FitOptions<'_>,
-    ) -> crate::Result<Self> {
-        Ok(Self { config: config.clone() })
+        matrix: &InteractionMatrix,
+        opts: &FitOptions<'_>,
+    ) -> Result<Self> {
+        let n = matrix.n_cols();
+        let needed = EaseConfig::training_bytes(n);
+        if let Some(limit) = opts.memory_limit_bytes
+            && needed > limit
+        {
+            return Err(Error::ResourceLimit(format!(
+                "EASE needs about {needed} bytes ({:.2} GiB) for {n} items but the memory limit \
+                 is {limit} bytes ({:.2} GiB); use itemknn or ials for catalogues this large",
+                needed as f64 / GIB,
+                limit as f64 / GIB
+            )));
+        }
+        let observer = opts.observer;
+        // Three stages are reported as epochs: Gram matrix, Cholesky factor, inverse.
+        observer.on_start(3);
+        let check = || if observer.is_cancelled() { Err(Error::Cancelled) } else { Ok(()) };
+        check()?;
+
+        let x = matrix.map_values(|v| config.weight(v));
+        let mut gram = gram_plus_lambda(&x, config.lambda);
+        drop(x);
+        observer.on_epoch(1, None);
+        check()?;
+
+        // Fixed parallelism degree rather than the pool size: faer may partition blocks by the
+        // degree it is given, and the model must not depend on the number of threads.
+        let par = Par::rayon(FAER_PARALLELISM);
+        {
+            let a = MatMut::from_column_major_slice_mut(&mut gram, n, n);
+            let req = faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch::<f64>(
+                n,
+                par,
+                Default::default(),
+            );
+            let mut mem = MemBuffer::new(req);
+            faer::linalg::cholesky::llt::factor::cholesky_in_place(
+                a,
+                Default::default(),
+                par,
+                MemStack::new(&mut mem),
+                Default::default(),
+            )
+            .map_err(|e| {
+                Error::InvalidInput(format!(
+                    "EASE: XᵀX + λI is not positive definite ({e}); use a larger lambda"
+                ))
+            })?;
+        }
+        observer.on_epoch(2, None);
+        check()?;
+
+        // P = L⁻ᵀ L⁻¹, computed as in faer's `llt::inverse::inverse` but with the product written
+        // over L's storage (which is no longer needed), so only two n × n matrices ever coexist.
+        let mut l_inv = vec![0f64; n * n];
+        {
+            let l = MatRef::from_column_major_slice(&gram, n, n);
+            let dst = MatMut::from_column_major_slice_mut(&mut l_inv, n, n);
+            faer::linalg::triangular_inverse::invert_lower_triangular(dst, l, par);
+        }
+        {
+            let li = MatRef::from_column_major_slice(&l_inv, n, n);
+            let p = MatMut::from_column_major_slice_mut(&mut gram, n, n);
+            faer::linalg::matmul::triangular::matmul(
+                p,
+                BlockStructure::TriangularLower,
+                Accum::Replace,
+                li.transpose(),
+                BlockStructure::TriangularUpper,
+                li,
+                BlockStructure::TriangularLower,
+                1.0,
+                par,
+            );
+        }
+        drop(l_inv);
+        let p = gram; // lower triangle holds P = (XᵀX + λI)⁻¹, column-major.
+        let p_at = |r: usize, c: usize| if r >= c { p[c * n + r] } else { p[r * n + c] };
+
+        let mut b = vec![0f32; n * n];
+        b.par_chunks_mut(n.max(1)).enumerate().for_each(|(j, row)| {
+            for (i, out) in row.iter_mut().enumerate() {
+                *out = if i == j { 0.0 } else { (-p_at(j, i) / p[i * n + i]) as f32 };
+            }
+        });
+        observer.on_epoch(3, None);
+        Ok(Self { config: config.clone(), n_items: n, b: b.into() })
     }
+
     /// The hyperparameters.
     pub fn config(&self) -> &EaseConfig {
         &self.config
     }
-    /// Arrays for the model file.
+
+    /// Arrays for the model file: `b`, the `n × n` weights, row-major.
     pub fn arrays(&self) -> Vec<(&'static str, ArrayRef<'_>)> {
-        vec![]
+        vec![("b", ArrayRef::F32(&self.b))]
     }
-    /// Rebuilds from arrays.
-    pub fn from_arrays(config: EaseConfig, _a: &mut ArraySet) -> crate::Result<Self> {
-        Ok(Self { config })
+
+    /// Rebuilds the model from a model file's arrays; `b` must be a square matrix.
+    pub fn from_arrays(config: EaseConfig, arrays: &mut ArraySet) -> Result<Self> {
+        let b = arrays.take_f32("b")?;
+        let n = b.len().isqrt();
+        if n * n != b.len() {
+            return Err(Error::InvalidInput(format!(
+                "EASE weights have {} values, which is not a square number",
+                b.len()
+            )));
+        }
+        Ok(Self { config, n_items: n, b })
     }
-    /// Removes user row `user` (factor models only; later rows move up).
-    pub fn remove_user(&mut self, _user: u32) {}
+
+    /// The weight `B_ji`: what having item `j` adds to item `i`'s score.
+    pub fn weight(&self, j: u32, i: u32) -> f32 {
+        self.b[j as usize * self.n_items + i as usize]
+    }
+
+    fn row(&self, j: u32) -> &[f32] {
+        let n = self.n_items;
+        &self.b[j as usize * n..(j as usize + 1) * n]
+    }
+
+    /// History pairs that refer to known items, with the weight the model uses.
+    fn history<'q>(&'q self, q: &'q Query<'_>) -> impl Iterator<Item = (u32, f32)> + 'q {
+        q.items
+            .iter()
+            .zip(q.weights)
+            .filter(|(j, _)| (**j as usize) < self.n_items)
+            .map(|(&j, &w)| (j, self.config.weight(w)))
+    }
+}
+
+const GIB: f64 = (1u64 << 30) as f64;
+/// Parallelism degree handed to faer (see the comment where it is used).
+const FAER_PARALLELISM: usize = 8;
+
+/// The dense Gram matrix `XᵀX + λI` (column-major, `f64`). Column `i` gathers, over the users of
+/// item `i`, their whole rows: time `Σ_u n_u²`, in parallel over columns, each column summed by
+/// one thread in a fixed order (deterministic).
+fn gram_plus_lambda(x: &InteractionMatrix, lambda: f64) -> Vec<f64> {
+    let n = x.n_cols();
+    let xt = x.transpose();
+    let mut g = vec![0f64; n * n];
+    g.par_chunks_mut(n.max(1)).enumerate().for_each(|(i, col)| {
+        for (u, x_ui) in xt.row(i).iter() {
+            let x_ui = f64::from(x_ui);
+            for (j, x_uj) in x.row(u as usize).iter() {
+                col[j as usize] += x_ui * f64::from(x_uj);
+            }
+        }
+        col[i] += lambda;
+    });
+    g
 }
 
 impl Recommender for EaseModel {
     fn n_items(&self) -> usize {
-        unimplemented!()
+        self.n_items
     }
-    fn score(&self, _q: &Query<'_>, _out: &mut [f32]) {
-        unimplemented!()
+
+    /// `out = Σ_j w_j · B[j, :]` over the history (the user index is not needed: EASE keeps no
+    /// per-user state).
+    fn score(&self, query: &Query<'_>, out: &mut [f32]) {
+        out.fill(0.0);
+        for (j, w) in self.history(query) {
+            for (o, &bji) in out.iter_mut().zip(self.row(j)) {
+                *o += w * bji;
+            }
+        }
     }
-    fn explain(&self, _q: &Query<'_>, _item: u32) -> Vec<Contribution> {
-        unimplemented!()
+
+    /// Exact: history item `j` contributes `w_j · B_ji`, and these sum to the score.
+    fn explain(&self, query: &Query<'_>, item: u32) -> Vec<Contribution> {
+        if item as usize >= self.n_items {
+            return Vec::new();
+        }
+        let mut c: Vec<Contribution> = self
+            .history(query)
+            .map(|(j, w)| Contribution { item: j, contribution: w * self.weight(j, item) })
+            .collect();
+        sort_contributions(&mut c);
+        c
     }
-    fn similar_items(&self, _item: u32, _n: usize) -> Vec<ScoredItem> {
-        unimplemented!()
+
+    /// Row `item` of `B`: the items whose score rises most for a user who has `item`.
+    fn similar_items(&self, item: u32, n: usize) -> Vec<ScoredItem> {
+        if item as usize >= self.n_items {
+            return Vec::new();
+        }
+        top_n(self.row(item), n, &[item])
     }
 }
+
+/// Largest contribution first; ties by item index so the order is deterministic.
+pub(crate) fn sort_contributions(c: &mut [Contribution]) {
+    c.sort_by(|a, b| b.contribution.total_cmp(&a.contribution).then(a.item.cmp(&b.item)));
+}
+
+#[cfg(test)]
+mod tests;
