@@ -1,0 +1,339 @@
+//! Tests of the model file format: round trips, damage of every kind, erasure.
+
+use std::path::Path;
+
+use super::*;
+use crate::models::{FitOptions, ModelConfig, ModelSpec};
+use crate::topk::{ScoredItem, top_n};
+
+/// A small but irregular data set: 40 users, 25 items, ids with awkward characters (newline, NUL,
+/// multi-byte UTF-8, an empty id).
+fn data() -> (IdMap, IdMap, InteractionMatrix) {
+    let mut user_ids: Vec<String> = (0..40).map(|u| format!("user-{u:03}")).collect();
+    user_ids[3] = "ünïcödé\nline".into();
+    user_ids[7] = "nul\0inside".into();
+    user_ids[11] = String::new();
+    let item_ids: Vec<String> = (0..25).map(|i| format!("spotify:track:{i}🎵")).collect();
+    let (mut rows, mut cols, mut vals) = (Vec::new(), Vec::new(), Vec::new());
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for u in 0..40u32 {
+        for _ in 0..(3 + u % 7) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Skewed towards low item indices, as real popularity is.
+            let i = ((x % 25) * (x % 25) / 25) as u32;
+            rows.push(u);
+            cols.push(i);
+            vals.push(1.0 + (x % 5) as f32);
+        }
+    }
+    let m = InteractionMatrix::from_triplets(40, 25, &rows, &cols, &vals).unwrap();
+    (IdMap::from_ids(&user_ids).unwrap(), IdMap::from_ids(&item_ids).unwrap(), m)
+}
+
+/// Trains `spec` on [`data`] and wraps it in an artifact with a metric.
+pub(super) fn artifact(spec: &str) -> ModelArtifact {
+    let (users, items, train) = data();
+    let config = ModelConfig::from_spec(&ModelSpec::parse(spec).unwrap()).unwrap();
+    let model = config.fit(&train, &FitOptions::default()).unwrap();
+    let mut a = ModelArtifact::new(model, users, items, train, Some("unit test data".into()));
+    a.header.metrics.insert("ndcg@10".into(), 0.25);
+    a
+}
+
+/// Top-10 recommendations (seen items excluded) of every user, from stored parameters and from
+/// history alone, plus similar items and explanations: everything a loaded model must reproduce.
+pub(super) fn answers(a: &ModelArtifact) -> Vec<(Vec<ScoredItem>, Vec<ScoredItem>)> {
+    let rec = a.recommender();
+    let mut scores = vec![0f32; rec.n_items()];
+    let mut out = Vec::new();
+    for id in a.users.iter() {
+        let (_, q) = a.user_query(id).unwrap();
+        rec.score(&q, &mut scores);
+        let known = top_n(&scores, 10, q.items);
+        rec.score(&Query::from_history(q.items, q.weights), &mut scores);
+        let folded = top_n(&scores, 10, q.items);
+        out.push((known, folded));
+    }
+    for item in 0..rec.n_items() as u32 {
+        out.push((rec.similar_items(item, 5), Vec::new()));
+    }
+    out
+}
+
+fn explanations(a: &ModelArtifact) -> Vec<Vec<crate::models::Contribution>> {
+    let rec = a.recommender();
+    let mut out = Vec::new();
+    for id in a.users.iter().take(10) {
+        let (_, q) = a.user_query(id).unwrap();
+        for item in [0u32, 5, 24] {
+            out.push(rec.explain(&q, item));
+        }
+    }
+    out
+}
+
+fn assert_round_trip(spec: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.encore");
+    let a = artifact(spec);
+    let bytes = a.save(&path).unwrap();
+    assert_eq!(bytes, std::fs::metadata(&path).unwrap().len());
+    assert_eq!(a.to_bytes().unwrap(), std::fs::read(&path).unwrap(), "{spec}: to_bytes == save");
+
+    let loaded = ModelArtifact::load(&path).unwrap();
+    assert_eq!(loaded.header, a.header, "{spec}");
+    assert_eq!(loaded.users, a.users);
+    assert_eq!(loaded.items, a.items);
+    assert_eq!(loaded.train, a.train);
+    assert_eq!(loaded.model.arrays().len(), a.model.arrays().len());
+    assert_eq!(answers(&loaded), answers(&a), "{spec}: recommendations differ after load");
+    assert_eq!(explanations(&loaded), explanations(&a), "{spec}: explanations differ");
+    assert_eq!(ModelArtifact::read_header(&path).unwrap(), a.header);
+
+    let from_bytes = ModelArtifact::from_bytes(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(answers(&from_bytes), answers(&a), "{spec}: from_bytes differs");
+
+    // Saving the loaded (memory-mapped) artifact gives the same bytes.
+    let again = dir.path().join("again.encore");
+    loaded.save(&again).unwrap();
+    assert_eq!(std::fs::read(&again).unwrap(), std::fs::read(&path).unwrap());
+}
+
+#[test]
+fn popularity_round_trips() {
+    assert_round_trip("popularity");
+}
+
+fn expect_error(bytes: &[u8], needle: &str) -> String {
+    match ModelArtifact::from_bytes(bytes) {
+        Ok(_) => panic!("expected an error containing `{needle}`, the file loaded"),
+        Err(Error::ModelFile { message, .. }) => {
+            assert!(message.contains(needle), "expected `{needle}` in `{message}`");
+            message
+        }
+        Err(other) => panic!("expected a model file error, got {other:?}"),
+    }
+}
+
+#[test]
+fn reads_header_only_without_the_rest_of_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.encore");
+    let a = artifact("popularity");
+    a.save(&path).unwrap();
+    let h = ModelArtifact::read_header(&path).unwrap();
+    assert_eq!(h.algorithm, Algorithm::Popularity);
+    assert_eq!((h.n_users, h.n_items, h.nnz), (40, 25, a.train.nnz()));
+    assert_eq!(h.metrics["ndcg@10"], 0.25);
+    assert_eq!(h.trained_on.as_deref(), Some("unit test data"));
+    assert_eq!(h.data_fingerprint.len(), 64);
+
+    // Damage after the header does not bother read_header (load catches it).
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 10;
+    bytes[last] ^= 0x40;
+    std::fs::write(&path, &bytes).unwrap();
+    assert_eq!(ModelArtifact::read_header(&path).unwrap(), h);
+    assert!(ModelArtifact::load(&path).is_err());
+
+    // A truncated file is reported by read_header too.
+    std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+    let err = ModelArtifact::read_header(&path).unwrap_err().to_string();
+    assert!(err.contains("truncated"), "{err}");
+}
+
+#[test]
+fn every_truncation_is_an_error() {
+    let bytes = artifact("popularity").to_bytes().unwrap();
+    for cut in 0..bytes.len() {
+        let msg = match ModelArtifact::from_bytes(&bytes[..cut]) {
+            Ok(_) => panic!("a file cut at {cut} of {} bytes loaded", bytes.len()),
+            Err(e) => e.to_string(),
+        };
+        assert!(msg.contains("truncated"), "cut at {cut}: {msg}");
+    }
+    // The same through the file system, at a few cut points (load maps large files and reads
+    // small ones).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.encore");
+    for cut in [0, 5, 8, 20, 40, 200, bytes.len() / 2, bytes.len() - 1] {
+        std::fs::write(&path, &bytes[..cut]).unwrap();
+        let msg = ModelArtifact::load(&path).unwrap_err().to_string();
+        assert!(msg.contains("truncated"), "cut at {cut}: {msg}");
+        assert!(msg.contains("cut.encore"), "the error names the file: {msg}");
+    }
+}
+
+#[test]
+fn every_flipped_byte_is_detected() {
+    let bytes = artifact("popularity").to_bytes().unwrap();
+    for pos in 0..bytes.len() {
+        for bit in [0x01u8, 0x80] {
+            let mut damaged = bytes.clone();
+            damaged[pos] ^= bit;
+            let expected = match pos {
+                0..8 => "not an Encore model file",
+                // A changed version is taken at its word: it is checked before any checksum so
+                // that files of future formats (whose layout may differ) are named as such.
+                8..12 => "format",
+                _ => "corrupted",
+            };
+            expect_error(&damaged, expected);
+        }
+    }
+}
+
+#[test]
+fn newer_version_and_wrong_magic_have_clear_errors() {
+    let mut bytes = artifact("popularity").to_bytes().unwrap();
+    bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+    let msg = expect_error(&bytes, "written by a newer Encore (format 2");
+    assert!(msg.contains("this build reads up to 1"), "{msg}");
+
+    let msg = expect_error(b"PK\x03\x04 this is a zip file, not a model", "not an Encore");
+    assert!(!msg.contains("truncated"));
+    expect_error(b"{\"format_version\": 1}", "not an Encore model file");
+    expect_error(b"ENCORE", "truncated");
+    expect_error(&[], "truncated");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("newer.encore");
+    std::fs::write(&path, &bytes).unwrap();
+    let err = ModelArtifact::read_header(&path).unwrap_err().to_string();
+    assert!(err.contains("newer Encore"), "{err}");
+    let err = ModelArtifact::load(&path).unwrap_err().to_string();
+    assert!(err.contains("newer Encore"), "{err}");
+}
+
+#[test]
+fn trailing_data_is_rejected() {
+    let mut bytes = artifact("popularity").to_bytes().unwrap();
+    bytes.extend_from_slice(b"extra");
+    expect_error(&bytes, "unexpected data after the end");
+}
+
+#[test]
+fn load_keeps_model_arrays_mapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.encore");
+    artifact("popularity").save(&path).unwrap();
+    let loaded = ModelArtifact::load(&path).unwrap();
+    let Model::Popularity(_) = &loaded.model else { panic!("wrong model") };
+    // The popularity model stores its counts in a Buffer; it must come back mapped.
+    let debug = format!("{:?}", loaded.model);
+    assert!(debug.contains("mapped: true"), "{debug}");
+    let copied = ModelArtifact::from_bytes(&std::fs::read(&path).unwrap()).unwrap();
+    assert!(format!("{:?}", copied.model).contains("mapped: false"));
+}
+
+/// True when `needle` occurs anywhere in `haystack`.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn remove_user_erases_the_id_and_keeps_other_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.encore");
+    let mut a = artifact("popularity");
+    a.save(&path).unwrap();
+    let erased = "user-017";
+    assert!(contains(&std::fs::read(&path).unwrap(), erased.as_bytes()));
+    let before: Vec<_> = answers(&a);
+    let n_before = a.users.len();
+    let fp_before = a.header.data_fingerprint.clone();
+
+    // Erase from a memory-mapped artifact and save over its own file.
+    let mut loaded = ModelArtifact::load(&path).unwrap();
+    assert!(loaded.remove_user(erased));
+    assert!(!loaded.remove_user(erased), "a second removal finds nothing");
+    loaded.save(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(!contains(&bytes, erased.as_bytes()), "the erased id is still in the file");
+
+    let after = ModelArtifact::load(&path).unwrap();
+    assert_eq!(after.users.len(), n_before - 1);
+    assert_eq!(after.header.n_users, n_before - 1);
+    assert_ne!(after.header.data_fingerprint, fp_before);
+    assert_eq!(
+        after.header.data_fingerprint,
+        fingerprint(&after.users, &after.items, &after.train)
+    );
+    assert!(matches!(after.user_query(erased), Err(Error::UnknownUser(_))));
+    // Every other user keeps its history and (for a model without per-user state) its answers.
+    let erased_row = a.users.get(erased).unwrap() as usize;
+    let mut expected = before;
+    expected.remove(erased_row);
+    assert_eq!(answers(&after), expected);
+    for id in after.users.iter() {
+        let (_, q_after) = after.user_query(id).unwrap();
+        let (_, q_before) = a.user_query(id).unwrap();
+        assert_eq!(q_after.items, q_before.items);
+        assert_eq!(q_after.weights, q_before.weights);
+    }
+    a.remove_user(erased);
+    assert_eq!(a.header, ModelHeader { ..after.header.clone() });
+}
+
+#[test]
+fn user_query_returns_the_training_row() {
+    let a = artifact("popularity");
+    let (u, q) = a.user_query("ünïcödé\nline").unwrap();
+    assert_eq!(u, 3);
+    assert_eq!(q.user, Some(3));
+    assert_eq!(q.items, a.train.row(3).indices);
+    assert!(matches!(a.user_query("nobody"), Err(Error::UnknownUser(id)) if id == "nobody"));
+}
+
+#[test]
+fn fingerprint_is_stable_and_sensitive() {
+    let (users, items, m) = data();
+    let f = fingerprint(&users, &items, &m);
+    assert_eq!(f, fingerprint(&users.clone(), &items.clone(), &m.clone()));
+    assert_eq!(f.len(), 64);
+    assert!(f.bytes().all(|c| c.is_ascii_hexdigit()));
+    let m2 = m.map_values(|v| v * 2.0);
+    assert_ne!(f, fingerprint(&users, &items, &m2));
+    let mut items2 = items.clone();
+    items2.remove("spotify:track:24🎵");
+    items2.get_or_insert("spotify:track:24🎶");
+    assert_ne!(f, fingerprint(&users, &items2, &m));
+    // Ids are length-prefixed: moving a character from one id to the next changes the hash.
+    let a = IdMap::from_ids(["ab", "c"]).unwrap();
+    let b = IdMap::from_ids(["a", "bc"]).unwrap();
+    let e = InteractionMatrix::from_triplets(2, 0, &[], &[], &[]).unwrap();
+    assert_ne!(fingerprint(&a, &IdMap::new(), &e), fingerprint(&b, &IdMap::new(), &e));
+}
+
+#[test]
+fn inconsistent_artifacts_and_bad_metrics_are_not_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.encore");
+    let mut a = artifact("popularity");
+    a.header.metrics.insert("recall@20".into(), f64::NAN);
+    assert!(matches!(a.save(&path), Err(Error::InvalidInput(m)) if m.contains("recall@20")));
+    assert!(!path.exists());
+    a.header.metrics.remove("recall@20");
+    a.header.n_items += 1;
+    assert!(a.save(&path).is_err());
+    assert!(!path.exists());
+    // No temporary files are left behind.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn save_replaces_an_existing_file_and_reports_io_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.encore");
+    std::fs::write(&path, b"old contents").unwrap();
+    let a = artifact("popularity");
+    a.save(&path).unwrap();
+    assert!(ModelArtifact::load(&path).is_ok());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file is left");
+    let missing = dir.path().join("no/such/dir/m.encore");
+    assert!(matches!(a.save(&missing), Err(Error::Io { .. })));
+    assert!(matches!(ModelArtifact::load(&missing), Err(Error::Io { .. })));
+    assert!(matches!(ModelArtifact::read_header(Path::new("/nonexistent")), Err(Error::Io { .. })));
+}
