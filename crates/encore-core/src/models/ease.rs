@@ -21,11 +21,12 @@
 //! [`FitOptions::memory_limit_bytes`] *before* anything is allocated. The stored model is `B` in
 //! `f32` (`4 n²` bytes), row-major so that the row of a history item is contiguous.
 //!
-//! # Hyperparameters (spec `ease:lambda=…,binary=…`)
+//! # Hyperparameters (spec `ease:lambda=…,weighting=…`)
 //! - `lambda` (default 500): the L2 penalty; larger values shrink rarely seen item pairs more.
-//! - `binary` (default true): use 1 for every interaction instead of the raw weight (counts and
-//!   ratings on very different scales make raw weights a poor fit for a squared loss). The same
-//!   choice applies to histories at scoring time.
+//! - `weighting` (default `log`): how a raw weight `x` enters `X` — `binary` (1 for every
+//!   interaction), `raw` (`x` itself) or `log` (`ln(1 + x)`). Listen counts span five orders of
+//!   magnitude, which a squared loss cannot fit as they are; ratings carry some signal that
+//!   `binary` throws away. The same transformation applies to histories at scoring time.
 //!
 //! Defaults are chosen in `docs/tuning-models.md`.
 
@@ -42,8 +43,20 @@ use crate::{Error, Result};
 
 /// Default of `lambda`, chosen on the shared evaluation splits (docs/tuning-models.md).
 pub const DEFAULT_LAMBDA: f64 = 500.0;
-/// Default of `binary`.
-pub const DEFAULT_BINARY: bool = true;
+/// Default of `weighting`.
+pub const DEFAULT_WEIGHTING: EaseWeighting = EaseWeighting::Log;
+
+/// How raw interaction weights enter the matrix `X` (and the history at scoring time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EaseWeighting {
+    /// 1 for every interaction.
+    Binary,
+    /// The raw weight.
+    Raw,
+    /// `ln(1 + weight)` (negative weights count as 0).
+    Log,
+}
 
 /// EASE hyperparameters.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -51,23 +64,26 @@ pub const DEFAULT_BINARY: bool = true;
 pub struct EaseConfig {
     /// L2 penalty λ added to the diagonal of the Gram matrix.
     pub lambda: f64,
-    /// Use 1 for every interaction (training and scoring) instead of the raw weight.
-    pub binary: bool,
+    /// Transformation of raw weights (training and scoring).
+    pub weighting: EaseWeighting,
 }
 
 impl Default for EaseConfig {
     fn default() -> Self {
-        Self { lambda: DEFAULT_LAMBDA, binary: DEFAULT_BINARY }
+        Self { lambda: DEFAULT_LAMBDA, weighting: DEFAULT_WEIGHTING }
     }
 }
 
 impl EaseConfig {
-    /// Takes `lambda` and `binary` from `p`, checking ranges.
+    /// Takes `lambda` and `weighting` from `p`, checking ranges.
     pub fn from_params(p: &mut Params) -> Result<Self> {
-        Ok(Self {
-            lambda: p.f64("lambda", DEFAULT_LAMBDA, 0.0, 1e12)?,
-            binary: p.bool("binary", DEFAULT_BINARY)?,
-        })
+        let lambda = p.f64("lambda", DEFAULT_LAMBDA, 0.0, 1e12)?;
+        let weighting = match p.choice("weighting", "log", &["binary", "raw", "log"])?.as_str() {
+            "binary" => EaseWeighting::Binary,
+            "raw" => EaseWeighting::Raw,
+            _ => EaseWeighting::Log,
+        };
+        Ok(Self { lambda, weighting })
     }
 
     /// Bytes training needs at its peak for `n_items` items (two dense `f64` matrices), so that
@@ -78,7 +94,11 @@ impl EaseConfig {
     }
 
     fn weight(&self, raw: f32) -> f32 {
-        if self.binary { 1.0 } else { raw }
+        match self.weighting {
+            EaseWeighting::Binary => 1.0,
+            EaseWeighting::Raw => raw,
+            EaseWeighting::Log => raw.max(0.0).ln_1p(),
+        }
     }
 }
 

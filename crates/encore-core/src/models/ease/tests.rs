@@ -56,13 +56,18 @@ fn gauss_jordan_inverse(a: &[Vec<f64>]) -> Vec<Vec<f64>> {
     m.into_iter().map(|r| r[n..].to_vec()).collect()
 }
 
-fn brute_force_b(x: &InteractionMatrix, lambda: f64, binary: bool) -> Vec<Vec<f64>> {
+fn brute_force_b(x: &InteractionMatrix, lambda: f64, weighting: EaseWeighting) -> Vec<Vec<f64>> {
+    let f = |v: f32| match weighting {
+        EaseWeighting::Binary => 1.0,
+        EaseWeighting::Raw => v as f64,
+        EaseWeighting::Log => (1.0 + v as f64).ln(),
+    };
     let n = x.n_cols();
     let mut g = vec![vec![0f64; n]; n];
     for row in x.rows() {
         for (i, vi) in row.iter() {
             for (j, vj) in row.iter() {
-                let (vi, vj) = if binary { (1.0, 1.0) } else { (vi as f64, vj as f64) };
+                let (vi, vj) = (f(vi), f(vj));
                 g[i as usize][j as usize] += vi * vj;
             }
         }
@@ -76,16 +81,18 @@ fn brute_force_b(x: &InteractionMatrix, lambda: f64, binary: bool) -> Vec<Vec<f6
         .collect()
 }
 
-fn fit(x: &InteractionMatrix, lambda: f64, binary: bool) -> EaseModel {
-    EaseModel::fit(&EaseConfig { lambda, binary }, x, &FitOptions::default()).unwrap()
+fn fit(x: &InteractionMatrix, lambda: f64, weighting: EaseWeighting) -> EaseModel {
+    EaseModel::fit(&EaseConfig { lambda, weighting }, x, &FitOptions::default()).unwrap()
 }
 
 #[test]
 fn matches_gauss_jordan_solution_and_has_zero_diagonal() {
     let x = random_matrix(40, 12, 0.3, 7);
-    for (lambda, binary) in [(2.0, true), (5.0, false), (0.5, true)] {
-        let model = fit(&x, lambda, binary);
-        let want = brute_force_b(&x, lambda, binary);
+    for (lambda, weighting) in
+        [(2.0, EaseWeighting::Binary), (5.0, EaseWeighting::Raw), (0.5, EaseWeighting::Log)]
+    {
+        let model = fit(&x, lambda, weighting);
+        let want = brute_force_b(&x, lambda, weighting);
         for j in 0..12u32 {
             assert_eq!(model.weight(j, j), 0.0);
             for i in 0..12u32 {
@@ -99,7 +106,7 @@ fn matches_gauss_jordan_solution_and_has_zero_diagonal() {
 #[test]
 fn scores_are_history_weighted_rows_and_explanations_sum_to_them() {
     let x = random_matrix(30, 10, 0.35, 3);
-    let model = fit(&x, 1.0, false);
+    let model = fit(&x, 1.0, EaseWeighting::Raw);
     let items = [1u32, 4, 7];
     let weights = [2.0f32, 1.0, 3.0];
     let q = Query::from_history(&items, &weights);
@@ -115,7 +122,7 @@ fn scores_are_history_weighted_rows_and_explanations_sum_to_them() {
         assert!((total - s[i as usize]).abs() < 1e-5, "item {i}: {total} vs {}", s[i as usize]);
     }
     // Binary scoring ignores the weights.
-    let bin = fit(&x, 1.0, true);
+    let bin = fit(&x, 1.0, EaseWeighting::Binary);
     let (mut a, mut b) = (vec![0f32; 10], vec![0f32; 10]);
     bin.score(&q, &mut a);
     bin.score(&Query::from_history(&items, &[1.0; 3]), &mut b);
@@ -125,7 +132,7 @@ fn scores_are_history_weighted_rows_and_explanations_sum_to_them() {
 #[test]
 fn similar_items_are_the_top_of_the_items_row() {
     let x = random_matrix(50, 9, 0.4, 11);
-    let model = fit(&x, 1.0, true);
+    let model = fit(&x, 1.0, EaseWeighting::Binary);
     let sim = model.similar_items(2, 3);
     assert_eq!(sim.len(), 3);
     assert!(sim.iter().all(|s| s.item != 2));
@@ -157,7 +164,7 @@ fn refuses_before_allocating_when_over_the_memory_limit() {
 #[test]
 fn arrays_round_trip() {
     let x = random_matrix(20, 8, 0.4, 5);
-    let model = fit(&x, 3.0, true);
+    let model = fit(&x, 3.0, EaseWeighting::Log);
     let mut set = ArraySet::new();
     for (name, a) in model.arrays() {
         match a {
@@ -178,7 +185,7 @@ fn training_is_identical_with_one_or_two_threads() {
     let x = random_matrix(300, 400, 0.05, 9);
     let run = |threads| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        pool.install(|| fit(&x, 10.0, true)).b.to_vec()
+        pool.install(|| fit(&x, 10.0, EaseWeighting::Log)).b.to_vec()
     };
     assert!(run(1) == run(2));
 }
@@ -187,13 +194,14 @@ fn training_is_identical_with_one_or_two_threads() {
 fn spec_validation_and_cancellation() {
     let cfg = |s: &str| ModelConfig::from_spec(&ModelSpec::parse(s).unwrap());
     assert_eq!(
-        cfg("ease:lambda=100,binary=false").unwrap(),
-        ModelConfig::Ease(EaseConfig { lambda: 100.0, binary: false })
+        cfg("ease:lambda=100,weighting=raw").unwrap(),
+        ModelConfig::Ease(EaseConfig { lambda: 100.0, weighting: EaseWeighting::Raw })
     );
     assert_eq!(cfg("ease").unwrap(), ModelConfig::Ease(EaseConfig::default()));
     assert!(cfg("ease:lambda=-1").is_err());
     assert!(cfg("ease:lambda=abc").is_err());
-    assert!(cfg("ease:binary=yes").is_err());
+    assert!(cfg("ease:weighting=yes").is_err());
+    assert!(cfg("ease:binary=true").is_err());
     assert!(cfg("ease:lamda=1").is_err());
 
     struct Cancel;
