@@ -1,1 +1,28 @@
-//! encore-store
+//! # encore-store — where Encore keeps things
+//!
+//! Catalogs, item metadata, users, events, the model registry, training jobs, API keys and the
+//! audit log live in one embedded SQLite database, `DIR/encore.db`; model files live beside it
+//! under `DIR` and the registry records their paths relative to `DIR`.
+//!
+//! - [`Store`] is the interface the service programs against (object-safe: `Arc<dyn Store>`), so a
+//!   PostgreSQL back end can be added without touching the handlers.
+//! - [`SqliteStore`] implements it: WAL journal, `synchronous=FULL` (an acknowledged append survives
+//!   power loss), foreign keys on, schema migrations applied at open, one writer connection plus
+//!   a pool of readers that never wait for the writer.
+//! - [`limits`] documents and enforces what ids, weights and metadata may look like.
+//! - [`item_files`] reads item metadata files (Last.fm `artists.dat`, MovieLens `u.item` and
+//!   `movies.csv`, generic CSV) for `encore import-items`.
+//!
+//! Users and items get dense integer keys inside the database, so the events table stores four
+//! integers and a weight per row: that keeps it small and bulk import fast.
+
+pub mod error;
+pub mod limits;
+mod sqlite;
+mod store;
+pub mod types;
+
+pub use error::{Error, Result};
+pub use sqlite::{DB_FILE_NAME, SqliteStore};
+pub use store::{ImportSource, Store};
+pub use types::*;

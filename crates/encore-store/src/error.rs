@@ -1,0 +1,58 @@
+//! The store's one error type.
+//!
+//! Each variant says whose fault it is, so `encore-service` can map it to an HTTP status without
+//! parsing messages: [`Error::NotFound`] → 404, [`Error::Conflict`] → 409, [`Error::Invalid`] and
+//! [`Error::Data`] → 400/422, [`Error::Sqlite`] and [`Error::Io`] → 500.
+
+use std::path::PathBuf;
+
+/// Result alias used across the store.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A catalog, item, user, model, job or API key that does not exist.
+    #[error("{kind} `{id}` not found")]
+    NotFound {
+        /// What was looked up: `catalog`, `item`, `user`, `model`, `job`, `api_key`.
+        kind: &'static str,
+        /// The id that was asked for.
+        id: String,
+    },
+    /// The request contradicts the stored state (the catalog already exists, the model is active,
+    /// the job already finished, …).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Input that the store refuses: an empty or over-long id, a negative weight, … The service
+    /// validates first with friendlier messages; this is the last line of defence.
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    /// An input file could not be read or parsed by the engine (carries `file:line`).
+    #[error(transparent)]
+    Data(#[from] encore_core::Error),
+    /// The SQLite database failed (corruption, disk full, locked for longer than the busy timeout).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// An operating-system I/O error on a named path.
+    #[error("{path}: {source}")]
+    Io {
+        /// Path of the file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it happened on.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+
+    /// Shorthand for [`Error::NotFound`].
+    pub fn not_found(kind: &'static str, id: impl Into<String>) -> Self {
+        Error::NotFound { kind, id: id.into() }
+    }
+}

@@ -1,0 +1,158 @@
+//! The [`Store`] trait: everything the service asks of persistence.
+//!
+//! The trait is synchronous (SQLite is a blocking library; the server calls the service from
+//! `spawn_blocking`), `Send + Sync`, and object-safe, so the service holds an `Arc<dyn Store>` and a
+//! PostgreSQL back end for several replicas can be added later without touching the handlers.
+//!
+//! Contract shared by every back end:
+//! - Every method that names a catalog fails with [`crate::Error::NotFound`] (`kind = "catalog"`)
+//!   when it does not exist, except [`Store::bulk_import`], which creates it.
+//! - Every write is atomic: a batch is stored entirely or not at all, and a method returns only
+//!   after its transaction is durably committed.
+//! - Inputs are checked against [`crate::limits`] and rejected with [`crate::Error::Invalid`].
+
+use crate::error::Result;
+use crate::types::{
+    ApiKeyRecord, AppendReport, AuditEntry, BulkImportOptions, Catalog, CatalogStats, EraseReport,
+    ImportEvent, ImportReport, Item, JobRecord, JobUpdate, ModelRecord, NewApiKey, NewAuditEntry,
+    NewEvent, NewItem, NewModel, StoredEvent, TrainingEvent, UpsertReport,
+};
+
+/// A source of events for [`Store::bulk_import`]: it must call the given sink once per event, in
+/// file order, and return `Err` to abort the import (nothing is then stored).
+pub type ImportSource<'a> = dyn FnMut(&mut dyn FnMut(ImportEvent<'_>)) -> Result<u64> + 'a;
+
+/// Persistence for catalogs, items, users, events, the model registry, training jobs, API keys
+/// and the audit log.
+pub trait Store: Send + Sync {
+    // ----- catalogs -----
+
+    /// Creates a catalog; [`crate::Error::Conflict`] if it exists.
+    fn create_catalog(&self, name: &str) -> Result<Catalog>;
+    /// Looks a catalog up.
+    fn get_catalog(&self, name: &str) -> Result<Catalog>;
+    /// All catalogs, by name.
+    fn list_catalogs(&self) -> Result<Vec<Catalog>>;
+    /// Counts of a catalog's items, users and events.
+    fn catalog_stats(&self, name: &str) -> Result<CatalogStats>;
+    /// Deletes a catalog with its items, users, events, models and jobs, and returns the model
+    /// file paths (relative to the data directory) so the caller can delete the files.
+    fn delete_catalog(&self, name: &str) -> Result<Vec<String>>;
+
+    // ----- items -----
+
+    /// Inserts or replaces item metadata, all or nothing.
+    fn upsert_items(&self, catalog: &str, items: &[NewItem]) -> Result<UpsertReport>;
+    /// One item's metadata.
+    fn get_item(&self, catalog: &str, item_id: &str) -> Result<Item>;
+    /// A page of items ordered by `item_id`, starting after `after` (keyset paging).
+    fn list_items(&self, catalog: &str, after: Option<&str>, limit: usize) -> Result<Vec<Item>>;
+    /// Calls `sink` for every item with metadata (for loading filters into memory); returns the
+    /// count.
+    fn for_each_item(&self, catalog: &str, sink: &mut dyn FnMut(Item)) -> Result<u64>;
+    /// Metadata for the given ids, in the same order; `None` where an id has no metadata.
+    fn items_by_ids(&self, catalog: &str, item_ids: &[&str]) -> Result<Vec<Option<Item>>>;
+    /// Deletes an item's metadata (the item's events stay: they are history, and training still
+    /// learns from them). [`crate::Error::NotFound`] if it had none.
+    fn delete_item(&self, catalog: &str, item_id: &str) -> Result<()>;
+
+    // ----- events -----
+
+    /// Appends a batch in one transaction; returns after the commit is durable.
+    fn append_events(&self, catalog: &str, events: &[NewEvent]) -> Result<AppendReport>;
+    /// Streams a catalog's events in sequence order, up to and including `up_to_seq` when given;
+    /// returns the number streamed. Used to build the training matrix.
+    fn for_each_training_event(
+        &self,
+        catalog: &str,
+        up_to_seq: Option<u64>,
+        sink: &mut dyn FnMut(TrainingEvent<'_>),
+    ) -> Result<u64>;
+    /// Up to `limit` events of the catalog with `seq > after_seq`, in sequence order (freshness).
+    fn events_since(&self, catalog: &str, after_seq: u64, limit: usize)
+    -> Result<Vec<StoredEvent>>;
+    /// A user's events in sequence order; [`crate::Error::NotFound`] (`kind = "user"`) if the
+    /// user has none.
+    fn user_events(&self, catalog: &str, user_id: &str) -> Result<Vec<StoredEvent>>;
+    /// Whether the user has any stored event.
+    fn user_exists(&self, catalog: &str, user_id: &str) -> Result<bool>;
+    /// Number of events in the catalog.
+    fn count_events(&self, catalog: &str) -> Result<u64>;
+    /// Deletes a user's events and the user (data erasure).
+    fn erase_user(&self, catalog: &str, user_id: &str) -> Result<EraseReport>;
+    /// Stores many events fast, in one transaction, creating the catalog if absent. `source`
+    /// feeds the events (see [`ImportSource`]); it returns the number of lines it skipped. The
+    /// first invalid event (see [`crate::limits`]) aborts the import and nothing is stored, unless
+    /// `options.skip_invalid` is set: then it is counted as skipped. `progress` receives the
+    /// number of rows handled so far, now and then.
+    fn bulk_import(
+        &self,
+        catalog: &str,
+        options: &BulkImportOptions<'_>,
+        source: &mut ImportSource<'_>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<ImportReport>;
+
+    // ----- model registry -----
+
+    /// Reserves the next model version of the catalog (never handed out again), so the model
+    /// file can be named before it is registered.
+    fn reserve_model_version(&self, catalog: &str) -> Result<u32>;
+    /// Registers a trained model (inactive).
+    fn register_model(&self, catalog: &str, model: &NewModel) -> Result<ModelRecord>;
+    /// One model version.
+    fn get_model(&self, catalog: &str, version: u32) -> Result<ModelRecord>;
+    /// All versions of the catalog, newest first.
+    fn list_models(&self, catalog: &str) -> Result<Vec<ModelRecord>>;
+    /// Makes `version` the only active model of the catalog, in one transaction.
+    fn activate_model(&self, catalog: &str, version: u32) -> Result<ModelRecord>;
+    /// The active model, if any.
+    fn active_model(&self, catalog: &str) -> Result<Option<ModelRecord>>;
+    /// Records that a model file was rewritten (after an erasure): new path and size.
+    fn update_model_file(
+        &self,
+        catalog: &str,
+        version: u32,
+        file_path: &str,
+        size_bytes: u64,
+    ) -> Result<ModelRecord>;
+    /// Removes an inactive model version and returns it (its file is the caller's to delete);
+    /// [`crate::Error::Conflict`] for the active one.
+    fn delete_model(&self, catalog: &str, version: u32) -> Result<ModelRecord>;
+
+    // ----- training jobs -----
+
+    /// Creates a queued job.
+    fn create_job(&self, catalog: &str, request: &serde_json::Value) -> Result<JobRecord>;
+    /// One job.
+    fn get_job(&self, id: u64) -> Result<JobRecord>;
+    /// The newest `limit` jobs, of one catalog or of all.
+    fn list_jobs(&self, catalog: Option<&str>, limit: usize) -> Result<Vec<JobRecord>>;
+    /// Changes a job; [`crate::Error::Conflict`] when it has already ended and the update would
+    /// change its state.
+    fn update_job(&self, id: u64, update: &JobUpdate) -> Result<JobRecord>;
+    /// Marks every queued or running job as failed with `reason` (at start-up: a restart killed
+    /// them); returns how many.
+    fn fail_unfinished_jobs(&self, reason: &str) -> Result<u64>;
+
+    // ----- API keys and audit log -----
+
+    /// Stores a new API key.
+    fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyRecord>;
+    /// All keys, revoked ones included, by id.
+    fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>>;
+    /// Revokes a key (idempotent) and returns it.
+    fn revoke_api_key(&self, id: u64) -> Result<ApiKeyRecord>;
+    /// Keys with this prefix (normally one), revoked ones included.
+    fn find_api_keys_by_prefix(&self, prefix: &str) -> Result<Vec<ApiKeyRecord>>;
+    /// Appends an audit entry; returns its sequence number.
+    fn append_audit(&self, entry: &NewAuditEntry) -> Result<u64>;
+    /// Up to `limit` entries with `seq > after_seq`, oldest first.
+    fn audit_page(&self, after_seq: u64, limit: usize) -> Result<Vec<AuditEntry>>;
+
+    // ----- maintenance -----
+
+    /// Checks the database (`PRAGMA integrity_check` and `foreign_key_check`); returns the
+    /// problems found (empty when the store is consistent).
+    fn integrity_check(&self) -> Result<Vec<String>>;
+}
