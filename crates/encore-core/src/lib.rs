@@ -21,6 +21,7 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod ids;
+pub mod linalg;
 pub mod matrix;
 pub mod model_file;
 pub mod models;
