@@ -12,7 +12,9 @@
 //! `python3 ../shared/eval/eval.py test.tsv recs.tsv --train train.tsv`.
 //!
 //! The parsing here is deliberately minimal (three tab-separated columns, no header): it reads
-//! only the protocol's split files. `ENCORE_SEED` overrides the training seed (default 42).
+//! only the protocol's split files. `ENCORE_SEED` overrides the training seed (default 42);
+//! `ENCORE_FOLDIN=1` scores every user from the training history alone (`Query::user = None`),
+//! which measures the fold-in path that new users and sessions take.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -78,7 +80,11 @@ struct Metrics {
     precision: f64,
 }
 
-fn evaluate(split: &Split, model: &dyn encore_core::models::Recommender) -> (Metrics, Vec<String>) {
+fn evaluate(
+    split: &Split,
+    model: &dyn encore_core::models::Recommender,
+    fold_in: bool,
+) -> (Metrics, Vec<String>) {
     let per_user: Vec<(f64, f64, String)> = split
         .test
         .par_iter()
@@ -89,7 +95,8 @@ fn evaluate(split: &Split, model: &dyn encore_core::models::Recommender) -> (Met
                     return (0.0, 0.0, String::new());
                 };
                 let hist = split.train.row(row as usize);
-                let q = Query { user: Some(row), items: hist.indices, weights: hist.values };
+                let user = if fold_in { None } else { Some(row) };
+                let q = Query { user, items: hist.indices, weights: hist.values };
                 model.score(&q, scores);
                 let top = top_n(scores, K, hist.indices);
                 let ideal: f64 =
@@ -128,6 +135,7 @@ fn main() {
         std::process::exit(2);
     }
     let seed = std::env::var("ENCORE_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(42);
+    let fold_in = std::env::var("ENCORE_FOLDIN").is_ok_and(|v| v == "1");
     let root = PathBuf::from(&args[0]);
     for dataset in args[1].split(',') {
         let split = match load(&root.join(dataset)) {
@@ -155,7 +163,7 @@ fn main() {
                 }
             };
             let train_s = t.elapsed().as_secs_f64();
-            let (m, recs) = evaluate(&split, model.recommender());
+            let (m, recs) = evaluate(&split, model.recommender(), fold_in);
             println!(
                 "{dataset}\t{spec_text}\tndcg@10={:.4}\tp@10={:.4}\ttrain_s={train_s:.2}",
                 m.ndcg, m.precision
