@@ -149,8 +149,10 @@ impl InteractionMatrix {
         }
         for r in 0..n_rows {
             let (s, e) = (indptr[r], indptr[r + 1]);
-            if s > e {
-                return bad(format!("indptr decreases at row {r}"));
+            // Checking `e` against the entry count here (not only the last pointer) keeps a
+            // non-monotone indptr such as [0, 5, 2] from slicing out of bounds.
+            if s > e || e > indices.len() as u64 {
+                return bad(format!("indptr decreases or overruns the entries at row {r}"));
             }
             let row = &indices[s as usize..e as usize];
             if row.windows(2).any(|w| w[0] >= w[1]) {
@@ -344,6 +346,8 @@ mod tests {
         assert!(InteractionMatrix::from_csr(1, 3, vec![0, 2], vec![2, 0], vec![1.0, 1.0]).is_err());
         assert!(InteractionMatrix::from_csr(1, 3, vec![0, 2], vec![0, 3], vec![1.0, 1.0]).is_err());
         assert!(InteractionMatrix::from_csr(2, 3, vec![0, 2], vec![0, 1], vec![1.0, 1.0]).is_err());
+        let overrun = InteractionMatrix::from_csr(2, 3, vec![0, 5, 2], vec![0, 1], vec![1.0; 2]);
+        assert!(overrun.is_err());
     }
 
     #[test]

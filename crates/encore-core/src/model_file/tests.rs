@@ -337,3 +337,225 @@ fn save_replaces_an_existing_file_and_reports_io_errors() {
     assert!(matches!(ModelArtifact::load(&missing), Err(Error::Io { .. })));
     assert!(matches!(ModelArtifact::read_header(Path::new("/nonexistent")), Err(Error::Io { .. })));
 }
+
+#[test]
+fn ease_round_trips() {
+    assert_round_trip("ease:lambda=50");
+}
+
+/// Recomputes every length and checksum of `bytes` after a deliberate change, so that the
+/// structural checks behind the checksums get exercised.
+fn reseal(bytes: &mut [u8]) {
+    use super::layout::{PREAMBLE_LEN, le_u32};
+    let len = bytes.len();
+    bytes[20..28].copy_from_slice(&(len as u64).to_le_bytes());
+    let preamble_crc = crc32fast::hash(&bytes[0..28]);
+    bytes[28..32].copy_from_slice(&preamble_crc.to_le_bytes());
+    let header_len = le_u32(&bytes[12..16]) as usize;
+    let sections = le_u32(&bytes[16..20]) as usize;
+    // Damaged lengths may point past the end; then there is no header checksum to fix.
+    let table_end = (PREAMBLE_LEN + header_len).saturating_add(sections.saturating_mul(64));
+    if let Some(region) = bytes.get(PREAMBLE_LEN..table_end) {
+        let header_crc = crc32fast::hash(region);
+        bytes[32..36].copy_from_slice(&header_crc.to_le_bytes());
+    }
+    let file_crc = crc32fast::hash(&bytes[..len - 4]);
+    bytes[len - 4..].copy_from_slice(&file_crc.to_le_bytes());
+}
+
+/// Byte position of the table entry of section `name`, and the section's data offset.
+fn section(bytes: &[u8], name: &str) -> (usize, usize) {
+    use super::layout::{PREAMBLE_LEN, le_u32, le_u64};
+    let header_len = le_u32(&bytes[12..16]) as usize;
+    let sections = le_u32(&bytes[16..20]) as usize;
+    let table = PREAMBLE_LEN + header_len;
+    (0..sections)
+        .map(|s| table + s * 64)
+        .find(|&e| bytes[e..e + 40].split(|&b| b == 0).next() == Some(name.as_bytes()))
+        .map(|e| (e, le_u64(&bytes[e + 48..e + 56]) as usize))
+        .unwrap_or_else(|| panic!("no section {name}"))
+}
+
+#[test]
+fn resealed_resave_is_byte_identical() {
+    // Guards the helpers below: resealing an untouched file changes nothing.
+    let bytes = artifact("popularity").to_bytes().unwrap();
+    let mut copy = bytes.clone();
+    reseal(&mut copy);
+    assert_eq!(copy, bytes);
+}
+
+#[test]
+fn structural_damage_behind_valid_checksums_is_rejected() {
+    let good = artifact("popularity").to_bytes().unwrap();
+    let damage = |f: &dyn Fn(&mut Vec<u8>), needle: &str| {
+        let mut b = good.clone();
+        f(&mut b);
+        reseal(&mut b);
+        expect_error(&b, needle);
+    };
+    // CSR: an item index beyond the catalogue, a non-monotone row pointer.
+    damage(
+        &|b| {
+            let (_, off) = section(b, "train.indices");
+            b[off..off + 4].copy_from_slice(&999u32.to_le_bytes());
+        },
+        "training matrix",
+    );
+    damage(
+        &|b| {
+            let (_, off) = section(b, "train.indptr");
+            // Row 1 now claims to end far beyond the last entry, while indptr's last value is
+            // still the true count.
+            b[off + 8..off + 16].copy_from_slice(&1_000u64.to_le_bytes());
+        },
+        "training matrix",
+    );
+    // Ids: a duplicate (user-002 → user-001), invalid UTF-8, offsets past the bytes.
+    damage(
+        &|b| {
+            let (_, off) = section(b, "users.bytes");
+            let pos = off + b[off..].windows(8).position(|w| w == b"user-002").unwrap();
+            b[pos + 7] = b'1';
+        },
+        "duplicate id",
+    );
+    damage(
+        &|b| {
+            let (_, off) = section(b, "items.bytes");
+            b[off] = 0xff;
+        },
+        "not UTF-8",
+    );
+    damage(
+        &|b| {
+            let (_, off) = section(b, "items.offsets");
+            b[off + 8..off + 16].copy_from_slice(&u64::MAX.to_le_bytes());
+        },
+        "items ids",
+    );
+    // Table entries: misaligned or overlapping, out of bounds, overflowing, wrong type, unknown.
+    damage(
+        &|b| {
+            let (e, _) = section(b, "train.values");
+            let off = super::layout::le_u64(&b[e + 48..]) + 4;
+            b[e + 48..e + 56].copy_from_slice(&off.to_le_bytes());
+        },
+        "misaligned",
+    );
+    damage(
+        &|b| {
+            let (e, _) = section(b, "items.offsets");
+            b[e + 48..e + 56].copy_from_slice(&64u64.to_le_bytes());
+        },
+        "overlaps",
+    );
+    damage(
+        &|b| {
+            let (e, _) = section(b, "model.counts");
+            b[e + 56..e + 64].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        },
+        "extends past",
+    );
+    damage(
+        &|b| {
+            let (e, _) = section(b, "model.counts");
+            b[e + 56..e + 64].copy_from_slice(&u64::MAX.to_le_bytes());
+        },
+        "extends past",
+    );
+    damage(
+        &|b| {
+            let (e, _) = section(b, "train.values");
+            b[e + 40] = 2;
+        },
+        "holds u32 values, expected f32",
+    );
+    damage(
+        &|b| {
+            let (e, _) = section(b, "train.values");
+            b[e..e + 12].copy_from_slice(b"train.valuez");
+        },
+        "unknown section",
+    );
+    damage(
+        &|b| {
+            let (e, _) = section(b, "train.values");
+            b[e..e + 12].copy_from_slice(b"train.indptr");
+        },
+        "appears twice",
+    );
+    // The model's own array shorter than the catalogue.
+    damage(
+        &|b| {
+            let (e, _) = section(b, "model.counts");
+            let n = super::layout::le_u64(&b[e + 56..]) - 1;
+            b[e + 56..e + 64].copy_from_slice(&n.to_le_bytes());
+        },
+        "items scored by the model",
+    );
+    // A header that does not parse.
+    damage(
+        &|b| {
+            let pos = 36 + b[36..].iter().position(|&c| c == b'{').unwrap();
+            b[pos] = b'[';
+        },
+        "unreadable header",
+    );
+}
+
+#[test]
+fn inconsistent_parts_written_anyway_are_rejected_on_load() {
+    // `save` refuses inconsistent artifacts; this writes them through the raw writer to check
+    // that the reader does not rely on the writer's good behaviour.
+    let write = |a: &ModelArtifact| {
+        let mut out = Vec::new();
+        write::write_artifact(a, &mut out, Path::new("<test>")).unwrap();
+        out
+    };
+    let mut a = artifact("popularity");
+    a.header.n_users += 1;
+    expect_error(&write(&a), "declares 41 users");
+    let mut a = artifact("popularity");
+    a.header.nnz -= 1;
+    expect_error(&write(&a), "interactions");
+    let mut a = artifact("popularity");
+    a.header.algorithm = Algorithm::Ease;
+    expect_error(&write(&a), "ease model");
+    let mut a = artifact("popularity");
+    a.header.format_version = 7;
+    expect_error(&write(&a), "header says format 7");
+    let mut a = artifact("popularity");
+    a.items.get_or_insert("one more item");
+    a.header.n_items += 1;
+    expect_error(&write(&a), "declares 26 items scored by the model, the file holds 25");
+}
+
+#[test]
+fn random_damage_behind_valid_checksums_never_panics() {
+    let good = artifact("popularity").to_bytes().unwrap();
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut loaded = 0;
+    for _ in 0..3000 {
+        let mut b = good.clone();
+        for _ in 0..1 + next() % 4 {
+            // Damage past the magic and version, where it is otherwise caught by checksums.
+            let pos = 12 + (next() as usize) % (b.len() - 16);
+            b[pos] = next() as u8;
+        }
+        reseal(&mut b);
+        if let Ok(a) = ModelArtifact::from_bytes(&b) {
+            // Whatever loads must be internally consistent enough to answer.
+            answers(&a);
+            loaded += 1;
+        }
+    }
+    // Damage to weights and padding loads; damage to structure does not. Both must occur.
+    assert!(loaded > 0 && loaded < 3000, "{loaded} of 3000 damaged files loaded");
+}
