@@ -17,6 +17,7 @@
 //! integers and a weight per row: that keeps it small and bulk import fast.
 
 pub mod error;
+pub mod item_files;
 pub mod limits;
 mod sqlite;
 mod store;

@@ -11,16 +11,24 @@
 //!   after its transaction is durably committed.
 //! - Inputs are checked against [`crate::limits`] and rejected with [`crate::Error::Invalid`].
 
-use crate::error::Result;
+use std::path::Path;
+
+use encore_core::data::{ReadOptions, read_records};
+
+use crate::error::{Error, Result};
+use crate::item_files::{ItemFormat, detect_item_format, read_item_file};
 use crate::types::{
     ApiKeyRecord, AppendReport, AuditEntry, BulkImportOptions, Catalog, CatalogStats, EraseReport,
-    ImportEvent, ImportReport, Item, JobRecord, JobUpdate, ModelRecord, NewApiKey, NewAuditEntry,
-    NewEvent, NewItem, NewModel, StoredEvent, TrainingEvent, UpsertReport,
+    ImportEvent, ImportReport, Item, ItemImportReport, JobRecord, JobUpdate, ModelRecord,
+    NewApiKey, NewAuditEntry, NewEvent, NewItem, NewModel, StoredEvent, TrainingEvent,
+    UpsertReport,
 };
 
-/// A source of events for [`Store::bulk_import`]: it must call the given sink once per event, in
-/// file order, and return `Err` to abort the import (nothing is then stored).
-pub type ImportSource<'a> = dyn FnMut(&mut dyn FnMut(ImportEvent<'_>)) -> Result<u64> + 'a;
+/// A source of events for [`Store::bulk_import`]: it calls the given sink once per event, in file
+/// order, and stops as soon as the sink returns `false` (the store refused an event: the import is
+/// aborted and the store reports why). It returns the number of input lines it skipped itself, or
+/// `Err` to abort the import (nothing is then stored).
+pub type ImportSource<'a> = dyn FnMut(&mut dyn FnMut(ImportEvent<'_>) -> bool) -> Result<u64> + 'a;
 
 /// Persistence for catalogs, items, users, events, the model registry, training jobs, API keys
 /// and the audit log.
@@ -93,6 +101,76 @@ pub trait Store: Send + Sync {
         progress: &mut dyn FnMut(u64),
     ) -> Result<ImportReport>;
 
+    /// Imports an interaction file (any format of [`encore_core::data`]) through
+    /// [`Store::bulk_import`]: all of it or, on the first malformed line, nothing (the error
+    /// names `file:line`); with `options.skip_bad_lines` malformed lines are skipped and counted.
+    fn import_records(
+        &self,
+        catalog: &str,
+        path: &Path,
+        options: &ReadOptions,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<ImportReport> {
+        let origin = path.display().to_string();
+        let bulk = BulkImportOptions { origin: &origin, skip_invalid: options.skip_bad_lines };
+        let mut source = |sink: &mut dyn FnMut(ImportEvent<'_>) -> bool| -> Result<u64> {
+            let mut stopped = false;
+            let summary = read_records(path, options, |r| {
+                let event = ImportEvent {
+                    user_id: r.user,
+                    item_id: r.item,
+                    weight: r.weight,
+                    timestamp: r.timestamp,
+                    line: r.line,
+                };
+                if sink(event) {
+                    Ok(())
+                } else {
+                    stopped = true;
+                    // Only stops the reader; the store reports its own error instead.
+                    Err(encore_core::Error::InvalidInput("import stopped by the store".into()))
+                }
+            });
+            match summary {
+                Ok(summary) => Ok(summary.skipped_bad_lines),
+                Err(_) if stopped => Ok(0),
+                Err(e) => Err(e.into()),
+            }
+        };
+        self.bulk_import(catalog, &bulk, &mut source, progress)
+    }
+
+    /// Loads an item metadata file (see [`crate::item_files`]) into the catalog, creating the
+    /// catalog if absent; all items or, on the first bad line, none.
+    fn import_items(
+        &self,
+        catalog: &str,
+        path: &Path,
+        format: ItemFormat,
+    ) -> Result<ItemImportReport> {
+        let started = std::time::Instant::now();
+        let format = match format {
+            ItemFormat::Auto => {
+                let head = read_first_line(path)?;
+                detect_item_format(&head)
+            }
+            f => f,
+        };
+        let items = read_item_file(path, format)?;
+        match self.create_catalog(catalog) {
+            Ok(_) | Err(Error::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let upsert = self.upsert_items(catalog, &items)?;
+        Ok(ItemImportReport {
+            format,
+            items: items.len() as u64,
+            inserted: upsert.inserted,
+            updated: upsert.updated,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
     // ----- model registry -----
 
     /// Reserves the next model version of the catalog (never handed out again), so the model
@@ -155,4 +233,13 @@ pub trait Store: Send + Sync {
     /// Checks the database (`PRAGMA integrity_check` and `foreign_key_check`); returns the
     /// problems found (empty when the store is consistent).
     fn integrity_check(&self) -> Result<Vec<String>>;
+}
+
+/// The first line of a file, decoded leniently (enough to detect a format).
+fn read_first_line(path: &Path) -> Result<String> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut line = Vec::new();
+    std::io::BufReader::new(file).read_until(b'\n', &mut line).map_err(|e| Error::io(path, e))?;
+    Ok(String::from_utf8_lossy(&line).into_owned())
 }

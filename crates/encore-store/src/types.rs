@@ -193,6 +193,22 @@ pub struct ImportReport {
     pub seconds: f64,
 }
 
+/// What an item metadata import did.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ItemImportReport {
+    /// The format read (detected or given).
+    #[serde(skip)]
+    pub format: crate::item_files::ItemFormat,
+    /// Items read from the file.
+    pub items: u64,
+    /// Items that had no metadata before.
+    pub inserted: u64,
+    /// Items whose metadata was replaced.
+    pub updated: u64,
+    /// Wall time, seconds.
+    pub seconds: f64,
+}
+
 /// A model as handed in to the registry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewModel {

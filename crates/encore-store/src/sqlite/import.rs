@@ -142,30 +142,32 @@ fn import_in_transaction(
             Ok(())
         };
         source(&mut |e: ImportEvent<'_>| {
-            if failure.is_some() {
-                return;
-            }
             let valid = check_id("user_id", e.user_id)
                 .and_then(|()| check_id("item_id", e.item_id))
                 .and_then(|()| check_weight(e.weight));
             if let Err(err) = valid {
                 if options.skip_invalid {
                     skipped_invalid += 1;
-                } else {
-                    failure = Some(Error::Invalid(format!("{}:{}: {err}", options.origin, e.line)));
+                    return true;
                 }
-                return;
+                failure = Some(Error::Invalid(format!("{}:{}: {err}", options.origin, e.line)));
+                return false;
             }
-            if let Err(err) = handle(e) {
-                failure = Some(err);
+            match handle(e) {
+                Ok(()) => true,
+                Err(err) => {
+                    failure = Some(err);
+                    false
+                }
             }
         })
     };
-    // The source's own error (a parse error with file:line) wins over ours: it came first.
-    let skipped_by_source = skipped_by_source?;
+    // Dropping `tx` on either error rolls everything back. Our refusal stopped the source, so
+    // when there is one it is the cause.
     if let Some(err) = failure {
-        return Err(err); // dropping `tx` rolls everything back
+        return Err(err);
     }
+    let skipped_by_source = skipped_by_source?;
     report.skipped = skipped_by_source + skipped_invalid;
     progress(report.rows);
     tx.commit()?;
