@@ -1,0 +1,58 @@
+//! How a service instance is configured.
+
+use std::path::PathBuf;
+
+/// Configuration of an [`crate::Encore`] instance.
+///
+/// The defaults suit a small machine: training gets one thread so that serving keeps a core, and
+/// the limits bound what one request may ask for.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Directory holding the database and the model files (`DIR/models/<catalog>/<version>.enc`).
+    pub data_dir: PathBuf,
+    /// Threads of the training pool. Training never uses more, so requests keep being served.
+    pub training_threads: usize,
+    /// Threads used to precompute every known user's candidates after a model is activated.
+    /// Zero disables the precomputation (every request is then scored on demand).
+    pub precompute_threads: usize,
+    /// Memory a model may allocate for dense structures (EASE); `None` = no limit.
+    pub memory_limit_bytes: Option<u64>,
+    /// Largest `n` a request may ask for.
+    pub max_n: usize,
+    /// Longest user or item id accepted, in bytes.
+    pub max_id_len: usize,
+    /// Most rows accepted in one batch of events or items.
+    pub max_batch_rows: usize,
+    /// How many candidates are precomputed and cached per known user. Requests without a filter
+    /// and with `n` up to this are answered from the cache.
+    pub candidates_per_user: usize,
+    /// Seed of training (initialisation, sampling, holdout split).
+    pub seed: u64,
+}
+
+impl ServiceConfig {
+    /// A configuration with the defaults for `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            training_threads: 1,
+            precompute_threads: 1,
+            memory_limit_bytes: None,
+            max_n: 1000,
+            max_id_len: 256,
+            max_batch_rows: 100_000,
+            candidates_per_user: 100,
+            seed: 42,
+        }
+    }
+
+    /// The directory of a catalog's model files.
+    pub fn models_dir(&self, catalog: &str) -> PathBuf {
+        self.data_dir.join("models").join(catalog)
+    }
+
+    /// The path of a model file.
+    pub fn model_path(&self, catalog: &str, version: &str) -> PathBuf {
+        self.models_dir(catalog).join(format!("{version}.enc"))
+    }
+}

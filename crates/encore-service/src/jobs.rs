@@ -1,0 +1,475 @@
+//! Training jobs: a bounded pool, progress reporting, cancellation, and the model registry use
+//! cases (list, activate, rollback).
+//!
+//! A job runs on the service's training pool (`training_threads` threads), so however many jobs
+//! are started, training never takes the cores that answer requests; extra jobs wait as `queued`.
+//! Its steps:
+//!
+//! 1. **Snapshot**: the catalog's newest event sequence number becomes the job's *watermark*,
+//!    and every event up to it is streamed into id maps and an interaction matrix.
+//! 2. **Evaluate** (with `holdout`): the model is trained on a per-user random holdout split and
+//!    measured with exact full-ranking metrics at K = 10.
+//! 3. **Train** on all the snapshot's data — the served model has seen every event up to the
+//!    watermark, which is what lets [`crate::recommend`] use the model's own user parameters
+//!    for users without newer events. The holdout metrics are recorded as the estimate of how
+//!    this configuration performs.
+//! 4. **Register**: the model file is written to `DIR/models/<catalog>/v<N>.enc` (atomically) and
+//!    registered with its metrics and watermark.
+//! 5. **Activate** by policy: `always`; `never`; `if_better` activates when the catalog has no
+//!    active model, or when both models have a holdout `ndcg@10` and the new one is higher.
+//!
+//! A job that a stop of the process interrupts is marked failed at the next start (the previous
+//! active model keeps serving); cancellation is polled between epochs.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use encore_core::eval::{evaluate, holdout_split};
+use encore_core::ids::IdMap;
+use encore_core::matrix::InteractionMatrix;
+use encore_core::model_file::ModelArtifact;
+use encore_core::models::{Algorithm, FitOptions, ModelConfig, ModelSpec};
+use encore_core::progress::TrainingObserver;
+use encore_store::{JobRecord, JobState as StoreJobState, JobUpdate, ModelRecord, NewModel};
+use rustc_hash::FxHashMap;
+
+use crate::dto::{self, ActivatePolicy, JobState};
+use crate::error::{Error, Result};
+use crate::service::{CatalogState, Encore, Inner, metrics_map, not_found_as};
+
+/// The metric `if_better` compares.
+pub const COMPARE_METRIC: &str = "ndcg@10";
+
+/// The live part of a job this process runs.
+#[derive(Debug)]
+pub(crate) struct LiveJob {
+    id: u64,
+    catalog: String,
+    cancel: AtomicBool,
+    epochs: AtomicUsize,
+    activated: Mutex<Option<bool>>,
+}
+
+/// Jobs started by this process.
+#[derive(Debug, Default)]
+pub(crate) struct JobRegistry {
+    live: Mutex<FxHashMap<u64, Arc<LiveJob>>>,
+}
+
+impl JobRegistry {
+    fn get(&self, id: u64) -> Option<Arc<LiveJob>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()
+    }
+
+    /// Asks every job of `catalog` to stop (the catalog is being deleted).
+    pub fn cancel_catalog(&self, catalog: &str) {
+        for job in self.live.lock().unwrap_or_else(|p| p.into_inner()).values() {
+            if job.catalog == catalog {
+                job.cancel.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Asks every job to stop.
+    pub fn cancel_all(&self) {
+        for job in self.live.lock().unwrap_or_else(|p| p.into_inner()).values() {
+            job.cancel.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Receives the engine's progress for one phase of a job and maps it into `[start, start+span]`.
+struct PhaseObserver<'a> {
+    inner: &'a Inner,
+    job: &'a LiveJob,
+    start: f64,
+    span: f64,
+}
+
+impl TrainingObserver for PhaseObserver<'_> {
+    fn on_start(&self, epochs: usize) {
+        self.job.epochs.store(epochs, Ordering::Relaxed);
+    }
+    fn on_epoch(&self, epoch: usize, loss: Option<f64>) {
+        let epochs = self.job.epochs.load(Ordering::Relaxed).max(1);
+        let progress = self.start + self.span * (epoch.min(epochs) as f64 / epochs as f64);
+        let update = JobUpdate {
+            progress: Some(progress),
+            epoch: Some(epoch as u32),
+            loss: loss.filter(|l| l.is_finite()),
+            ..Default::default()
+        };
+        if let Err(e) = self.inner.store.update_job(self.job.id, &update) {
+            tracing::warn!(job = self.job.id, error = %e, "could not record job progress");
+        }
+    }
+    fn is_cancelled(&self) -> bool {
+        self.job.cancel.load(Ordering::Relaxed)
+    }
+}
+
+impl Encore {
+    /// Starts a training job on the bounded pool; returns its id at once.
+    pub fn start_training(
+        &self,
+        catalog: &str,
+        req: &dto::TrainRequest,
+    ) -> Result<dto::JobAccepted> {
+        let state = self.inner.catalog_state(catalog)?;
+        // Check the request before queueing, so that a typo is a 400 now, not a failed job later.
+        let algorithm: Algorithm = req.model.parse().map_err(|_| {
+            Error::invalid(
+                "model",
+                format!(
+                    "unknown model `{}`; expected one of ials, bpr, ease, itemknn, popularity",
+                    req.model
+                ),
+            )
+        })?;
+        let spec = ModelSpec::from_json(algorithm, &req.params)?;
+        ModelConfig::from_spec(&spec)?;
+        if let Some(h) = req.holdout
+            && !(h == 0.0 || (h > 0.0 && h < 1.0))
+        {
+            return Err(Error::invalid(
+                "holdout",
+                format!("must be 0 (none) or strictly between 0 and 1, got {h}"),
+            ));
+        }
+        let request = serde_json::to_value(req).map_err(|e| Error::Internal(e.to_string()))?;
+        let record = self.inner.store.create_job(catalog, &request)?;
+        let live = Arc::new(LiveJob {
+            id: record.id,
+            catalog: catalog.to_string(),
+            cancel: AtomicBool::new(false),
+            epochs: AtomicUsize::new(0),
+            activated: Mutex::new(None),
+        });
+        self.inner
+            .jobs
+            .live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(record.id, live.clone());
+        let inner = self.inner.clone();
+        let req = req.clone();
+        self.inner.training_pool.spawn(move || {
+            let outcome = inner.run_job(&state, &live, &req);
+            inner.finish_job(&live, outcome);
+        });
+        Ok(dto::JobAccepted { job_id: record.id })
+    }
+
+    /// A job's state.
+    pub fn job(&self, job_id: u64) -> Result<dto::JobInfo> {
+        let record =
+            self.inner.store.get_job(job_id).map_err(not_found_as("job", &job_id.to_string()))?;
+        Ok(self.inner.job_info(&record))
+    }
+
+    /// Recent jobs, newest first, of one catalog or of all.
+    pub fn list_jobs(&self, catalog: Option<&str>, limit: usize) -> Result<Vec<dto::JobInfo>> {
+        if let Some(c) = catalog {
+            self.inner.catalog_state(c)?;
+        }
+        let records = self.inner.store.list_jobs(catalog, limit.clamp(1, 1000))?;
+        Ok(records.iter().map(|r| self.inner.job_info(r)).collect())
+    }
+
+    /// Cancels a queued or running job; `Conflict` when it has already ended.
+    pub fn cancel_job(&self, job_id: u64) -> Result<dto::JobInfo> {
+        let record =
+            self.inner.store.get_job(job_id).map_err(not_found_as("job", &job_id.to_string()))?;
+        if record.state.is_terminal() {
+            return Err(Error::Conflict(format!(
+                "job {job_id} has already ended ({})",
+                record.state.as_str()
+            )));
+        }
+        match self.inner.jobs.get(job_id) {
+            // The job notices at its next poll and records the cancellation itself.
+            Some(live) => live.cancel.store(true, Ordering::Relaxed),
+            // Not run by this process: nothing will ever finish it, so record it here.
+            None => {
+                let update =
+                    JobUpdate { state: Some(StoreJobState::Cancelled), ..Default::default() };
+                self.inner.store.update_job(job_id, &update)?;
+            }
+        }
+        self.job(job_id)
+    }
+
+    /// Waits until a job has ended or `timeout` passed; returns its last state.
+    pub fn wait_for_job(&self, job_id: u64, timeout: std::time::Duration) -> Result<dto::JobInfo> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let info = self.job(job_id)?;
+            if info.state.is_finished() || std::time::Instant::now() >= deadline {
+                return Ok(info);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Asks every running job to stop (graceful shutdown).
+    pub fn cancel_all_jobs(&self) {
+        self.inner.jobs.cancel_all();
+    }
+
+    /// The catalog's model versions, newest first.
+    pub fn list_models(&self, catalog: &str) -> Result<dto::ModelList> {
+        self.inner.catalog_state(catalog)?;
+        let models = self.inner.store.list_models(catalog)?;
+        Ok(dto::ModelList { models: models.iter().map(model_info).collect() })
+    }
+
+    /// Makes `version` (`v3` or `3`) the active model: the registry is switched in one
+    /// transaction, then the loaded model is swapped; requests in flight finish on the old one.
+    /// Also the rollback.
+    pub fn activate_model(&self, catalog: &str, version: &str) -> Result<dto::ModelInfo> {
+        let state = self.inner.catalog_state(catalog)?;
+        let number = encore_store::parse_version_label(version).ok_or_else(|| {
+            Error::invalid("version", format!("`{version}` is not a version such as v3"))
+        })?;
+        let record = self.inner.activate(&state, number)?;
+        Ok(model_info(&record))
+    }
+}
+
+impl Inner {
+    fn job_info(&self, r: &JobRecord) -> dto::JobInfo {
+        let live = self.jobs.get(r.id);
+        let epochs = live.as_ref().map(|l| l.epochs.load(Ordering::Relaxed)).filter(|&e| e > 0);
+        dto::JobInfo {
+            job_id: r.id,
+            catalog: r.catalog.clone(),
+            model: r.request.get("model").and_then(|m| m.as_str()).unwrap_or_default().to_string(),
+            state: match r.state {
+                StoreJobState::Queued => JobState::Queued,
+                StoreJobState::Running => JobState::Running,
+                StoreJobState::Succeeded => JobState::Succeeded,
+                StoreJobState::Failed => JobState::Failed,
+                StoreJobState::Cancelled => JobState::Cancelled,
+            },
+            progress: r.progress,
+            epoch: r.epoch.map(|e| e as usize),
+            epochs,
+            loss: r.loss,
+            metrics: r.metrics.as_ref().map(metrics_map),
+            model_version: r.model_version.map(|v| format!("v{v}")),
+            activated: live.and_then(|l| *l.activated.lock().unwrap_or_else(|p| p.into_inner())),
+            error: r.error.clone(),
+            created_unix_ms: r.created_ms,
+            finished_unix_ms: r.state.is_terminal().then_some(r.updated_ms),
+        }
+    }
+
+    /// Activates a registered version: loads it first (a file that fails to load never becomes
+    /// active), then switches the registry, then swaps the serving model.
+    pub fn activate(self: &Arc<Self>, state: &CatalogState, version: u32) -> Result<ModelRecord> {
+        let _files = state.model_files.lock().unwrap_or_else(|p| p.into_inner());
+        let record = self
+            .store
+            .get_model(&state.name, version)
+            .map_err(not_found_as("model", &format!("v{version}")))?;
+        let loaded = Arc::new(self.load_model(state, &record)?);
+        let record = self.store.activate_model(&state.name, version)?;
+        if let Some(old) = state.model.swap(Some(loaded.clone())) {
+            old.retire();
+        }
+        tracing::info!(catalog = %state.name, model = %loaded.label, "model activated");
+        if let Some(pool) = &self.precompute_pool {
+            pool.spawn(move || loaded.precompute_all());
+        }
+        Ok(record)
+    }
+
+    fn finish_job(&self, live: &LiveJob, outcome: Result<u32>) {
+        let update = match &outcome {
+            Ok(version) => JobUpdate {
+                state: Some(StoreJobState::Succeeded),
+                progress: Some(1.0),
+                model_version: Some(*version),
+                ..Default::default()
+            },
+            Err(Error::Engine(encore_core::Error::Cancelled)) => {
+                JobUpdate { state: Some(StoreJobState::Cancelled), ..Default::default() }
+            }
+            Err(_) if live.cancel.load(Ordering::Relaxed) => {
+                JobUpdate { state: Some(StoreJobState::Cancelled), ..Default::default() }
+            }
+            Err(e) => JobUpdate {
+                state: Some(StoreJobState::Failed),
+                error: Some(e.to_string()),
+                ..Default::default()
+            },
+        };
+        match &outcome {
+            Ok(v) => {
+                tracing::info!(job = live.id, catalog = %live.catalog, version = v, "training job succeeded")
+            }
+            Err(e) => {
+                tracing::warn!(job = live.id, catalog = %live.catalog, error = %e, "training job ended without a model")
+            }
+        }
+        if let Err(e) = self.store.update_job(live.id, &update) {
+            tracing::error!(job = live.id, error = %e, "could not record the end of a job");
+        }
+    }
+
+    fn run_job(
+        self: &Arc<Self>,
+        state: &CatalogState,
+        live: &LiveJob,
+        req: &dto::TrainRequest,
+    ) -> Result<u32> {
+        if live.cancel.load(Ordering::Relaxed) {
+            return Err(Error::Engine(encore_core::Error::Cancelled));
+        }
+        let running = JobUpdate {
+            state: Some(StoreJobState::Running),
+            progress: Some(0.0),
+            ..Default::default()
+        };
+        self.store.update_job(live.id, &running)?;
+        let algorithm: Algorithm = req.model.parse()?;
+        let config = ModelConfig::from_spec(&ModelSpec::from_json(algorithm, &req.params)?)?;
+        let holdout = req.holdout.filter(|&h| h > 0.0);
+
+        // 1. Snapshot.
+        let erase_tick = state.erase_tick();
+        let watermark = self.store.catalog_stats(&state.name)?.last_event_seq;
+        let (users, items, matrix) = self.snapshot(&state.name, watermark)?;
+        if matrix.nnz() == 0 {
+            return Err(Error::Unprocessable(format!(
+                "catalog `{}` has no events to train on; ingest events first",
+                state.name
+            )));
+        }
+        self.store
+            .update_job(live.id, &JobUpdate { progress: Some(0.05), ..Default::default() })?;
+
+        // 2. Evaluate on a holdout split.
+        let mut metrics = BTreeMap::new();
+        let train_start = if let Some(fraction) = holdout {
+            let (train, test) = holdout_split(&matrix, fraction, self.config.seed)?;
+            let observer = PhaseObserver { inner: self, job: live, start: 0.05, span: 0.4 };
+            let model = config.fit(&train, &self.fit_options(&observer))?;
+            let m = evaluate(model.recommender(), &train, &test, 10);
+            metrics.extend(m.named().into_iter().filter(|(_, v)| v.is_finite()));
+            let update = JobUpdate {
+                progress: Some(0.5),
+                metrics: Some(
+                    serde_json::to_value(&metrics).map_err(|e| Error::Internal(e.to_string()))?,
+                ),
+                ..Default::default()
+            };
+            self.store.update_job(live.id, &update)?;
+            0.5
+        } else {
+            0.05
+        };
+
+        // 3. Train on everything.
+        let observer =
+            PhaseObserver { inner: self, job: live, start: train_start, span: 0.95 - train_start };
+        let model = config.fit(&matrix, &self.fit_options(&observer))?;
+        let mut artifact = ModelArtifact::new(
+            model,
+            users,
+            items,
+            matrix,
+            Some(format!("catalog {}", state.name)),
+        );
+        artifact.header.metrics = metrics.clone();
+
+        // 4. Register, with users erased meanwhile removed.
+        let record = {
+            let _files = state.model_files.lock().unwrap_or_else(|p| p.into_inner());
+            if live.cancel.load(Ordering::Relaxed) {
+                return Err(Error::Engine(encore_core::Error::Cancelled));
+            }
+            for user in state.erased_since(erase_tick) {
+                artifact.remove_user(&user);
+            }
+            let version = self.store.reserve_model_version(&state.name)?;
+            let relative = format!("models/{}/v{version}.enc", state.name);
+            let path = self.config.data_dir.join(&relative);
+            let dir = self.config.models_dir(&state.name);
+            std::fs::create_dir_all(&dir).map_err(|e| encore_core::Error::io(&dir, e))?;
+            let size_bytes = artifact.save(&path)?;
+            self.store.register_model(
+                &state.name,
+                &NewModel {
+                    version: Some(version),
+                    algorithm: algorithm.name().to_string(),
+                    params: config.params_json(),
+                    metrics: serde_json::to_value(&metrics)
+                        .map_err(|e| Error::Internal(e.to_string()))?,
+                    file_path: relative,
+                    size_bytes,
+                    trained_events_seq: watermark,
+                },
+            )?
+        };
+
+        // 5. Activate by policy.
+        let activate = match req.activate.unwrap_or_default() {
+            ActivatePolicy::Always => true,
+            ActivatePolicy::Never => false,
+            ActivatePolicy::IfBetter => match self.store.active_model(&state.name)? {
+                None => true,
+                Some(active) => match (
+                    metrics.get(COMPARE_METRIC),
+                    metrics_map(&active.metrics).get(COMPARE_METRIC),
+                ) {
+                    (Some(new), Some(old)) => new > old,
+                    (Some(_), None) => true,
+                    (None, _) => false,
+                },
+            },
+        };
+        if activate {
+            self.activate(state, record.version)?;
+        }
+        *live.activated.lock().unwrap_or_else(|p| p.into_inner()) = Some(activate);
+        Ok(record.version)
+    }
+
+    fn fit_options<'a>(&self, observer: &'a dyn TrainingObserver) -> FitOptions<'a> {
+        FitOptions {
+            seed: self.config.seed,
+            observer,
+            memory_limit_bytes: self.config.memory_limit_bytes,
+        }
+    }
+
+    /// Streams the catalog's events up to `watermark` into id maps and a matrix.
+    fn snapshot(&self, catalog: &str, watermark: u64) -> Result<(IdMap, IdMap, InteractionMatrix)> {
+        let mut users = IdMap::new();
+        let mut items = IdMap::new();
+        let (mut rows, mut cols, mut vals) = (Vec::new(), Vec::new(), Vec::new());
+        self.store.for_each_training_event(catalog, Some(watermark), &mut |e| {
+            rows.push(users.get_or_insert(e.user_id));
+            cols.push(items.get_or_insert(e.item_id));
+            vals.push(e.weight);
+        })?;
+        let matrix =
+            InteractionMatrix::from_triplets(users.len(), items.len(), &rows, &cols, &vals)?;
+        Ok((users, items, matrix))
+    }
+}
+
+/// The DTO of a registry record.
+pub(crate) fn model_info(r: &ModelRecord) -> dto::ModelInfo {
+    dto::ModelInfo {
+        version: r.version_label(),
+        algorithm: r.algorithm.clone(),
+        params: r.params.clone(),
+        metrics: metrics_map(&r.metrics),
+        size_bytes: r.size_bytes,
+        created_unix_ms: r.created_ms,
+        active: r.active,
+    }
+}

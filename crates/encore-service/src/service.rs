@@ -1,0 +1,577 @@
+//! [`Encore`]: the service object, its per-catalog state, and the catalog, item and event use
+//! cases. Recommendation, erasure and training live in sibling modules as further `impl` blocks.
+
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Instant;
+
+use arc_swap::ArcSwapOption;
+use encore_core::model_file::ModelArtifact;
+use encore_store::{ModelRecord, NewEvent, NewItem, Store};
+use rustc_hash::FxHashMap;
+
+use crate::catalog_data::CatalogData;
+use crate::config::ServiceConfig;
+use crate::dto;
+use crate::error::{Error, Result};
+use crate::jobs::JobRegistry;
+use crate::loaded::LoadedModel;
+use crate::validate::{self, RowErrors};
+
+/// The state of one catalog held in memory.
+pub(crate) struct CatalogState {
+    pub name: String,
+    /// Items, histories and popularity (see [`CatalogData`]).
+    pub data: RwLock<CatalogData>,
+    /// The active model. Requests clone the `Arc` and keep it for their whole duration, so a swap
+    /// never fails or delays them.
+    pub model: ArcSwapOption<LoadedModel>,
+    /// Serialises writers of model files and activation (training registration, erasure
+    /// rewrites, activation), so an erasure cannot miss a file being registered.
+    pub model_files: Mutex<()>,
+    /// Users erased by this process with the tick of their erasure; a running job drops the users
+    /// erased after its snapshot began from the model it registers.
+    erased: Mutex<Vec<(u64, String)>>,
+    erase_ticks: std::sync::atomic::AtomicU64,
+}
+
+impl CatalogState {
+    pub fn read(&self) -> RwLockReadGuard<'_, CatalogData> {
+        self.data.read().unwrap_or_else(|p| p.into_inner())
+    }
+    pub fn write(&self) -> RwLockWriteGuard<'_, CatalogData> {
+        self.data.write().unwrap_or_else(|p| p.into_inner())
+    }
+    /// The current erasure tick (see [`CatalogState::erased_since`]).
+    pub fn erase_tick(&self) -> u64 {
+        self.erase_ticks.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    /// Records that `user` was erased from the store.
+    pub fn record_erasure(&self, user: &str) {
+        let mut erased = self.erased.lock().unwrap_or_else(|p| p.into_inner());
+        let tick = self.erase_ticks.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        erased.push((tick, user.to_string()));
+    }
+    /// Users erased after `tick`.
+    pub fn erased_since(&self, tick: u64) -> Vec<String> {
+        let erased = self.erased.lock().unwrap_or_else(|p| p.into_inner());
+        erased.iter().filter(|(t, _)| *t > tick).map(|(_, u)| u.clone()).collect()
+    }
+}
+
+/// Counters the server exports as metrics.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub events_ingested: std::sync::atomic::AtomicU64,
+}
+
+pub(crate) struct Inner {
+    pub config: ServiceConfig,
+    pub store: Arc<dyn Store>,
+    pub catalogs: RwLock<FxHashMap<String, Arc<CatalogState>>>,
+    pub jobs: JobRegistry,
+    pub training_pool: rayon::ThreadPool,
+    pub precompute_pool: Option<rayon::ThreadPool>,
+    pub counters: Counters,
+}
+
+/// Encore's use cases on one data directory. Cheap to clone (an `Arc` inside); every method is
+/// blocking (CPU work and SQLite), so async callers run them on a blocking thread.
+#[derive(Clone)]
+pub struct Encore {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Encore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encore").field("data_dir", &self.inner.config.data_dir).finish()
+    }
+}
+
+impl Encore {
+    /// Opens the SQLite store in `config.data_dir` (creating it) and starts the service.
+    pub fn open(config: ServiceConfig) -> Result<Self> {
+        let store = encore_store::SqliteStore::open(&config.data_dir)?;
+        Self::with_store(config, Arc::new(store))
+    }
+
+    /// Starts the service on a given store: marks jobs interrupted by a previous stop as failed,
+    /// builds every catalog's in-memory index and loads every active model.
+    pub fn with_store(config: ServiceConfig, store: Arc<dyn Store>) -> Result<Self> {
+        if config.max_n == 0 || config.candidates_per_user == 0 {
+            return Err(Error::invalid("config", "max_n and candidates_per_user must be >= 1"));
+        }
+        let interrupted = store.fail_unfinished_jobs("interrupted: the service stopped")?;
+        if interrupted > 0 {
+            tracing::warn!(
+                jobs = interrupted,
+                "marked training jobs interrupted by a stop as failed"
+            );
+        }
+        let pool = |threads: usize, name: &'static str| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads.max(1))
+                .thread_name(move |i| format!("{name}-{i}"))
+                .build()
+                .map_err(|e| Error::Internal(format!("cannot start the {name} pool: {e}")))
+        };
+        let training_pool = pool(config.training_threads, "encore-train")?;
+        let precompute_pool = match config.precompute_threads {
+            0 => None,
+            n => Some(pool(n, "encore-precompute")?),
+        };
+        let service = Encore {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                catalogs: RwLock::new(FxHashMap::default()),
+                jobs: JobRegistry::default(),
+                training_pool,
+                precompute_pool,
+                counters: Counters::default(),
+            }),
+        };
+        for catalog in service.inner.store.list_catalogs()? {
+            service.inner.catalog_state(&catalog.name)?;
+        }
+        Ok(service)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.inner.config
+    }
+
+    /// The store (for the CLI's import commands and the server's API keys).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    // ------------------------------------------------------------ catalogs
+
+    /// Creates a catalog; `Conflict` if it exists.
+    pub fn create_catalog(&self, req: &dto::CreateCatalog) -> Result<dto::CatalogInfo> {
+        validate::catalog_name(&req.name)?;
+        self.inner.store.create_catalog(&req.name)?;
+        self.inner.catalog_state(&req.name)?;
+        self.catalog(&req.name)
+    }
+
+    /// All catalogs with their counts.
+    pub fn list_catalogs(&self) -> Result<dto::CatalogList> {
+        let catalogs = self.inner.store.list_catalogs()?;
+        let catalogs =
+            catalogs.iter().map(|c| self.catalog(&c.name)).collect::<Result<Vec<_>>>()?;
+        Ok(dto::CatalogList { catalogs })
+    }
+
+    /// One catalog with its counts and active model.
+    pub fn catalog(&self, name: &str) -> Result<dto::CatalogInfo> {
+        let catalog = self.inner.store.get_catalog(name).map_err(not_found_as("catalog", name))?;
+        let stats = self.inner.store.catalog_stats(name)?;
+        let active = self.inner.store.active_model(name)?;
+        Ok(dto::CatalogInfo {
+            name: catalog.name,
+            items: stats.item_ids,
+            users: stats.users,
+            events: stats.events,
+            active_model: active.map(|m| m.version_label()),
+            created_unix_ms: catalog.created_ms,
+        })
+    }
+
+    /// The catalog a request without one means: the only catalog, when there is exactly one.
+    pub fn default_catalog(&self) -> Result<String> {
+        let mut catalogs = self.inner.store.list_catalogs()?;
+        match catalogs.len() {
+            1 => Ok(catalogs.remove(0).name),
+            0 => Err(Error::not_found("catalog", "(default)")),
+            n => Err(Error::invalid(
+                "catalog",
+                format!("the server hosts {n} catalogs; name one with \"catalog\""),
+            )),
+        }
+    }
+
+    /// Deletes a catalog with its items, events, models (files too) and jobs.
+    pub fn delete_catalog(&self, name: &str) -> Result<()> {
+        let state = self.inner.catalog_state(name)?;
+        let files = {
+            let _files = state.model_files.lock().unwrap_or_else(|p| p.into_inner());
+            self.inner.jobs.cancel_catalog(name);
+            let files = self.inner.store.delete_catalog(name)?;
+            if let Some(old) = state.model.swap(None) {
+                old.retire();
+            }
+            self.inner.catalogs.write().unwrap_or_else(|p| p.into_inner()).remove(name);
+            files
+        };
+        for file in files {
+            let path = self.inner.config.data_dir.join(&file);
+            if let Err(e) = std::fs::remove_file(&path)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(path = %path.display(), error = %e, "could not delete a model file");
+            }
+        }
+        let _ = std::fs::remove_dir(self.inner.config.models_dir(name));
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ items
+
+    /// Creates or replaces items, all or nothing; every bad row is reported.
+    pub fn upsert_items(
+        &self,
+        catalog: &str,
+        req: &dto::UpsertItems,
+    ) -> Result<dto::UpsertItemsResponse> {
+        let state = self.inner.catalog_state(catalog)?;
+        if req.items.len() > self.inner.config.max_batch_rows {
+            return Err(Error::TooLarge(format!(
+                "{} items in one request; the limit is {}",
+                req.items.len(),
+                self.inner.config.max_batch_rows
+            )));
+        }
+        let mut errors = RowErrors::default();
+        for (i, item) in req.items.iter().enumerate() {
+            check_item(i, item, self.inner.config.max_id_len, &mut errors);
+        }
+        errors.finish()?;
+        let rows: Vec<NewItem> = req.items.iter().map(new_item).collect();
+        self.inner.store.upsert_items(catalog, &rows)?;
+        let mut data = state.write();
+        for item in &req.items {
+            data.set_item(item);
+        }
+        Ok(dto::UpsertItemsResponse { upserted: req.items.len() })
+    }
+
+    /// One item. An item known only from events (no metadata) is returned bare.
+    pub fn get_item(&self, catalog: &str, item_id: &str) -> Result<dto::Item> {
+        let state = self.inner.catalog_state(catalog)?;
+        let data = state.read();
+        match data.items.get(item_id) {
+            Some(i) => Ok(data.item_dto(i)),
+            None => Err(Error::not_found("item", item_id)),
+        }
+    }
+
+    /// Creates or replaces one item.
+    pub fn put_item(
+        &self,
+        catalog: &str,
+        item_id: &str,
+        fields: &dto::ItemFields,
+    ) -> Result<dto::Item> {
+        let item = fields.clone().into_item(item_id);
+        let req = dto::UpsertItems { items: vec![item.clone()] };
+        self.upsert_items(catalog, &req).map_err(|e| match e {
+            // A single item's problems are reported as plain field errors.
+            Error::InvalidRows(rows) if !rows.is_empty() => {
+                Error::invalid(rows[0].field.clone(), rows[0].message.clone())
+            }
+            other => other,
+        })?;
+        Ok(item)
+    }
+
+    /// Deletes an item's metadata; its events stay (they are history), so the id remains as a
+    /// bare item. `NotFound` when the item had no metadata.
+    pub fn delete_item(&self, catalog: &str, item_id: &str) -> Result<()> {
+        let state = self.inner.catalog_state(catalog)?;
+        self.inner.store.delete_item(catalog, item_id).map_err(not_found_as("item", item_id))?;
+        state.write().clear_item(item_id);
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ events
+
+    /// Validates and stores a batch of events, all or nothing, returning once they are durably
+    /// committed. Items the catalog does not know yet are created bare, so no event is lost for
+    /// lack of metadata. The events count for recommendations at once.
+    pub fn ingest_events(
+        &self,
+        catalog: &str,
+        req: &dto::IngestEvents,
+    ) -> Result<dto::IngestEventsResponse> {
+        let state = self.inner.catalog_state(catalog)?;
+        let cfg = &self.inner.config;
+        if req.events.len() > cfg.max_batch_rows {
+            return Err(Error::TooLarge(format!(
+                "{} events in one request; the limit is {}",
+                req.events.len(),
+                cfg.max_batch_rows
+            )));
+        }
+        let now_s = now_ms() / 1000;
+        let mut errors = RowErrors::default();
+        let mut rows = Vec::with_capacity(req.events.len());
+        for (i, e) in req.events.iter().enumerate() {
+            if let Some(m) = validate::id_problem(&e.user_id, cfg.max_id_len) {
+                errors.push(i, "user_id", m);
+            }
+            if let Some(m) = validate::id_problem(&e.item_id, cfg.max_id_len) {
+                errors.push(i, "item_id", m);
+            }
+            let weight = validate::weight(e.weight).unwrap_or_else(|m| {
+                errors.push(i, "weight", m);
+                0.0
+            });
+            if let Some(t) = e.timestamp
+                && t < 0
+            {
+                errors.push(i, "timestamp", "must be seconds since the Unix epoch (>= 0)");
+            }
+            rows.push(NewEvent {
+                user_id: e.user_id.clone(),
+                item_id: e.item_id.clone(),
+                weight,
+                timestamp: Some(e.timestamp.unwrap_or(now_s)),
+            });
+        }
+        errors.finish()?;
+        if rows.is_empty() {
+            return Ok(dto::IngestEventsResponse { accepted: 0 });
+        }
+        let report = self.inner.store.append_events(catalog, &rows)?;
+        let (first, _) = report
+            .seq_range
+            .ok_or_else(|| Error::Internal("the store assigned no sequence numbers".into()))?;
+        let mut data = state.write();
+        for (k, e) in rows.iter().enumerate() {
+            data.apply_event(first + k as u64, &e.user_id, &e.item_id, e.weight);
+        }
+        drop(data);
+        self.inner
+            .counters
+            .events_ingested
+            .fetch_add(rows.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(dto::IngestEventsResponse { accepted: rows.len() })
+    }
+
+    /// Events ingested through this service since it started (for metrics).
+    pub fn events_ingested(&self) -> u64 {
+        self.inner.counters.events_ingested.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    // ------------------------------------------------------------ readiness
+
+    /// Ready when the store answers and every catalog's active model is loaded.
+    pub fn readiness(&self) -> dto::Readiness {
+        let catalogs = match self.inner.store.list_catalogs() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "store not ready");
+                return dto::Readiness { ready: false, catalogs: Vec::new() };
+            }
+        };
+        let mut ready = true;
+        let mut out = Vec::new();
+        for c in catalogs {
+            let active = self.inner.store.active_model(&c.name).ok().flatten();
+            let loaded = self
+                .inner
+                .catalogs
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&c.name)
+                .and_then(|s| s.model.load_full());
+            let ok = match (&active, &loaded) {
+                (None, _) => true,
+                (Some(a), Some(l)) => a.version == l.version,
+                (Some(_), None) => false,
+            };
+            ready &= ok;
+            out.push(dto::CatalogReadiness {
+                catalog: c.name,
+                active_model: active.map(|a| a.version_label()),
+                loaded_model: loaded.as_ref().map(|l| l.label.clone()),
+                candidates_precomputed: loaded.as_ref().map(|l| l.precomputed_fraction()),
+            });
+        }
+        dto::Readiness { ready, catalogs: out }
+    }
+
+    /// The loaded model version of each catalog and the seconds its load took (for metrics).
+    pub fn loaded_models(&self) -> Vec<(String, String, f64)> {
+        let catalogs = self.inner.catalogs.read().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<_> = catalogs
+            .values()
+            .filter_map(|s| {
+                s.model.load_full().map(|m| (s.name.clone(), m.label.clone(), m.load_seconds))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+}
+
+impl Inner {
+    /// The in-memory state of `name`, building it from the store on first use. `NotFound` when
+    /// the catalog does not exist.
+    pub fn catalog_state(self: &Arc<Self>, name: &str) -> Result<Arc<CatalogState>> {
+        if let Some(s) = self.catalogs.read().unwrap_or_else(|p| p.into_inner()).get(name) {
+            return Ok(s.clone());
+        }
+        self.store.get_catalog(name).map_err(not_found_as("catalog", name))?;
+        let started = Instant::now();
+        let mut data = CatalogData::default();
+        self.store.for_each_item(name, &mut |item| {
+            data.set_item(&dto::Item {
+                item_id: item.item_id,
+                title: item.title,
+                kind: item.kind,
+                tags: item.tags,
+                available: item.available,
+                released: item.released,
+            })
+        })?;
+        self.store.for_each_training_event(name, None, &mut |e| {
+            data.apply_event(e.seq, e.user_id, e.item_id, e.weight)
+        })?;
+        tracing::info!(
+            catalog = name,
+            users = data.users.len(),
+            items = data.items.len(),
+            events = data.events,
+            seconds = started.elapsed().as_secs_f64(),
+            "catalog index built"
+        );
+        let state = Arc::new(CatalogState {
+            name: name.to_string(),
+            data: RwLock::new(data),
+            model: ArcSwapOption::empty(),
+            model_files: Mutex::new(()),
+            erased: Mutex::new(Vec::new()),
+            erase_ticks: std::sync::atomic::AtomicU64::new(0),
+        });
+        // Another thread may have built it meanwhile: keep the first one.
+        let state = {
+            let mut map = self.catalogs.write().unwrap_or_else(|p| p.into_inner());
+            map.entry(name.to_string()).or_insert(state).clone()
+        };
+        if state.model.load().is_none()
+            && let Some(record) = self.store.active_model(name)?
+        {
+            let _files = state.model_files.lock().unwrap_or_else(|p| p.into_inner());
+            if state.model.load().is_none() {
+                self.load_and_swap(&state, &record)?;
+            }
+        }
+        Ok(state)
+    }
+
+    /// Loads a registered model file and makes it the catalog's serving model. Requests in flight
+    /// keep the model they started with; the old model's background work stops.
+    pub fn load_and_swap(
+        self: &Arc<Self>,
+        state: &CatalogState,
+        record: &ModelRecord,
+    ) -> Result<()> {
+        let loaded = Arc::new(self.load_model(state, record)?);
+        if let Some(old) = state.model.swap(Some(loaded.clone())) {
+            old.retire();
+        }
+        tracing::info!(catalog = %state.name, model = %loaded.label, seconds = loaded.load_seconds, "model activated");
+        if let Some(pool) = &self.precompute_pool {
+            pool.spawn(move || loaded.precompute_all());
+        }
+        Ok(())
+    }
+
+    /// Loads a model file and maps its items to the catalog's.
+    pub fn load_model(&self, state: &CatalogState, record: &ModelRecord) -> Result<LoadedModel> {
+        let started = Instant::now();
+        let path = self.config.data_dir.join(&record.file_path);
+        let artifact = ModelArtifact::load(&path)?;
+        let (to_catalog, catalog_items) = {
+            let mut data = state.write();
+            let map: Vec<u32> = artifact.items.iter().map(|id| data.intern_item(id)).collect();
+            (map, data.items.len())
+        };
+        Ok(LoadedModel::new(
+            record.version,
+            record.trained_events_seq,
+            metrics_map(&record.metrics),
+            artifact,
+            to_catalog,
+            catalog_items,
+            self.config.candidates_per_user,
+            started.elapsed().as_secs_f64(),
+        ))
+    }
+}
+
+/// Turns the store's `NotFound` for a catalog-level lookup into the service's, naming `id`.
+pub(crate) fn not_found_as(
+    kind: &'static str,
+    id: &str,
+) -> impl FnOnce(encore_store::Error) -> Error {
+    let id = id.to_string();
+    move |e| match e {
+        encore_store::Error::NotFound { kind: k, .. } if k == kind => Error::not_found(kind, id),
+        other => Error::Store(other),
+    }
+}
+
+/// Registry metrics (a JSON object of numbers) as a map; anything else is ignored.
+pub(crate) fn metrics_map(v: &serde_json::Value) -> std::collections::BTreeMap<String, f64> {
+    v.as_object()
+        .map(|o| o.iter().filter_map(|(k, v)| v.as_f64().map(|x| (k.clone(), x))).collect())
+        .unwrap_or_default()
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn new_item(item: &dto::Item) -> NewItem {
+    NewItem {
+        item_id: item.item_id.clone(),
+        title: item.title.clone(),
+        kind: item.kind.clone(),
+        tags: item.tags.clone(),
+        available: item.available,
+        released: item.released.clone(),
+    }
+}
+
+/// Checks one item of a batch against the store's limits, reporting every bad field.
+fn check_item(i: usize, item: &dto::Item, max_id_len: usize, errors: &mut RowErrors) {
+    use encore_store::limits as l;
+    if let Some(m) = validate::id_problem(&item.item_id, max_id_len) {
+        errors.push(i, "item_id", m);
+    }
+    if item.title.len() > l::MAX_TITLE {
+        errors.push(i, "title", format!("must be at most {} bytes", l::MAX_TITLE));
+    }
+    if item.kind.len() > l::MAX_KIND || item.kind.chars().any(char::is_control) {
+        errors.push(
+            i,
+            "kind",
+            format!("must be at most {} bytes without control characters", l::MAX_KIND),
+        );
+    }
+    if item.tags.len() > l::MAX_TAGS {
+        errors.push(i, "tags", format!("must have at most {} tags", l::MAX_TAGS));
+    }
+    for (t, tag) in item.tags.iter().enumerate() {
+        if tag.is_empty() || tag.len() > l::MAX_TAG || tag.chars().any(char::is_control) {
+            errors.push(
+                i,
+                &format!("tags[{t}]"),
+                format!("must be 1-{} bytes without control characters", l::MAX_TAG),
+            );
+        }
+    }
+    if let Some(date) = &item.released
+        && l::check_release_date(date).is_err()
+    {
+        errors.push(i, "released", "must be a date YYYY-MM-DD");
+    }
+}

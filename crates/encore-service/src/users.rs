@@ -1,0 +1,106 @@
+//! A user's stored data (data access requests) and erasure.
+//!
+//! Erasure removes the user everywhere Encore keeps them: the events in the store, the id, the
+//! training row and the per-user parameters in **every** model file of the catalog (each file that
+//! holds the user is rewritten atomically and its new size registered), the loaded model, the
+//! candidate cache and the in-memory history. Afterwards the id appears in no model file and no
+//! response, and the user gets `popular` recommendations like any unknown user. Aggregates the user
+//! contributed to (item factors, popularity) stay until the next training, as the model file
+//! format documents. Erasing a user who is not stored anywhere is not an error: the receipt says
+//! nothing was removed (so a retried erasure succeeds).
+
+use std::sync::Arc;
+
+use encore_core::model_file::ModelArtifact;
+
+use crate::dto;
+use crate::error::{Error, Result};
+use crate::loaded::LoadedModel;
+use crate::service::{Encore, not_found_as};
+use crate::validate;
+
+impl Encore {
+    /// Everything stored about a user, in the order it was stored.
+    pub fn user_data(&self, catalog: &str, user_id: &str) -> Result<dto::UserData> {
+        self.inner.catalog_state(catalog)?;
+        validate::id("user_id", user_id, self.inner.config.max_id_len)?;
+        let events = self
+            .inner
+            .store
+            .user_events(catalog, user_id)
+            .map_err(not_found_as("user", user_id))?;
+        Ok(dto::UserData {
+            user_id: user_id.to_string(),
+            events: events
+                .into_iter()
+                .map(|e| dto::UserEvent {
+                    item_id: e.item_id,
+                    weight: e.weight as f64,
+                    timestamp: e.timestamp.unwrap_or(e.ingested_ms / 1000),
+                })
+                .collect(),
+        })
+    }
+
+    /// Erases a user (see the module docs).
+    pub fn erase_user(&self, catalog: &str, user_id: &str) -> Result<dto::EraseReceipt> {
+        let state = self.inner.catalog_state(catalog)?;
+        validate::id("user_id", user_id, self.inner.config.max_id_len)?;
+        // Held throughout, so that no job registers a model and no activation loads one between
+        // the rewrite of the files and the swap of the loaded model.
+        let _files = state.model_files.lock().unwrap_or_else(|p| p.into_inner());
+        let report = self.inner.store.erase_user(catalog, user_id)?;
+        state.record_erasure(user_id);
+        state.write().remove_user(user_id);
+
+        let loaded = state.model.load_full();
+        let mut rewritten = 0;
+        let mut active_artifact = None;
+        for record in self.inner.store.list_models(catalog)? {
+            let path = self.inner.config.data_dir.join(&record.file_path);
+            let mut artifact = ModelArtifact::load(&path)?;
+            if !artifact.remove_user(user_id) {
+                continue;
+            }
+            let size = artifact.save(&path)?;
+            self.inner.store.update_model_file(catalog, record.version, &record.file_path, size)?;
+            rewritten += 1;
+            tracing::info!(catalog, model = %record.version_label(), "model file rewritten without an erased user");
+            if loaded.as_ref().is_some_and(|l| l.version == record.version) {
+                active_artifact = Some(artifact);
+            }
+        }
+
+        if let Some(current) = loaded
+            && let Some(row) = current.artifact.users.get(user_id)
+        {
+            let artifact = match active_artifact {
+                Some(a) => a,
+                // The loaded model's file did not hold the user (it was rewritten meanwhile):
+                // drop the user from the in-memory copy all the same.
+                None => {
+                    let mut a = current.artifact.clone();
+                    a.remove_user(user_id);
+                    a
+                }
+            };
+            let next = Arc::new(LoadedModel::without_user(&current, artifact, row));
+            if next.artifact.users.get(user_id).is_some() {
+                return Err(Error::Internal(format!("user `{user_id}` survived erasure")));
+            }
+            if let Some(old) = state.model.swap(Some(next.clone())) {
+                old.retire();
+            }
+            if let Some(pool) = &self.inner.precompute_pool
+                && next.precomputed_fraction() < 1.0
+            {
+                pool.spawn(move || next.precompute_all());
+            }
+        }
+        Ok(dto::EraseReceipt {
+            user_id: user_id.to_string(),
+            events_removed: report.events_deleted,
+            models_rewritten: rewritten,
+        })
+    }
+}

@@ -1,0 +1,109 @@
+//! Shared fixtures: a service on a temporary directory and a small catalog with planted tastes.
+
+use std::time::Duration;
+
+use encore_service::dto::{
+    ActivatePolicy, CreateCatalog, EventInput, IngestEvents, Item, JobInfo, JobState, TrainRequest,
+    UpsertItems,
+};
+use encore_service::{Encore, ServiceConfig};
+
+/// Users `u0…u79` in four taste groups; items `i0…i39`, group `g = i / 10`.
+pub const USERS: usize = 80;
+/// Number of items.
+pub const ITEMS: usize = 40;
+
+pub fn config(dir: &std::path::Path) -> ServiceConfig {
+    let mut c = ServiceConfig::new(dir);
+    c.training_threads = 1;
+    c.precompute_threads = 1;
+    c.candidates_per_user = 5;
+    c
+}
+
+pub fn open(dir: &std::path::Path) -> Encore {
+    Encore::open(config(dir)).expect("service opens")
+}
+
+/// Group of an item.
+pub fn item_group(item: usize) -> usize {
+    item / 10
+}
+
+/// Items: even ones are tracks, odd ones albums; tags `g{group}` and `even`/`odd`; every
+/// seventh item unavailable.
+pub fn items() -> Vec<Item> {
+    (0..ITEMS)
+        .map(|i| Item {
+            item_id: format!("i{i}"),
+            title: format!("Title {i}"),
+            kind: if i % 2 == 0 { "track" } else { "album" }.into(),
+            tags: vec![
+                format!("g{}", item_group(i)),
+                if i % 2 == 0 { "even" } else { "odd" }.into(),
+            ],
+            available: i % 7 != 3,
+            released: None,
+        })
+        .collect()
+}
+
+/// Each user plays 6 of the 10 items of its group (and one popular item of group 0).
+pub fn events() -> Vec<EventInput> {
+    let mut out = Vec::new();
+    for u in 0..USERS {
+        let g = u % 4;
+        for k in 0..6 {
+            let item = g * 10 + (u * 3 + k * 7) % 10;
+            out.push(EventInput {
+                user_id: format!("u{u}"),
+                item_id: format!("i{item}"),
+                weight: Some(1.0 + (k % 3) as f64),
+                timestamp: Some(1_700_000_000 + (u * 10 + k) as i64),
+            });
+        }
+        out.push(EventInput {
+            user_id: format!("u{u}"),
+            item_id: "i0".into(),
+            weight: None,
+            timestamp: None,
+        });
+    }
+    out
+}
+
+/// Creates `name` with the items and events above.
+pub fn seed(svc: &Encore, name: &str) {
+    svc.create_catalog(&CreateCatalog { name: name.into() }).unwrap();
+    svc.upsert_items(name, &UpsertItems { items: items() }).unwrap();
+    let n = svc.ingest_events(name, &IngestEvents { events: events() }).unwrap();
+    assert_eq!(n.accepted, USERS * 7);
+}
+
+/// A small, quick iALS request.
+pub fn ials(activate: ActivatePolicy, holdout: Option<f64>) -> TrainRequest {
+    let params = serde_json::json!({"factors": 8, "iterations": 6, "regularization": 0.05});
+    TrainRequest {
+        model: "ials".into(),
+        params: params.as_object().unwrap().clone(),
+        holdout,
+        activate: Some(activate),
+    }
+}
+
+/// Trains and waits for the job to end.
+pub fn train(svc: &Encore, catalog: &str, req: &TrainRequest) -> JobInfo {
+    let job = svc.start_training(catalog, req).unwrap();
+    let info = svc.wait_for_job(job.job_id, Duration::from_secs(120)).unwrap();
+    assert_eq!(info.state, JobState::Succeeded, "{info:?}");
+    info
+}
+
+/// A service with a seeded catalog `music` and one active iALS model (`v1`).
+pub fn trained(dir: &std::path::Path) -> Encore {
+    let svc = open(dir);
+    seed(&svc, "music");
+    let info = train(&svc, "music", &ials(ActivatePolicy::Always, Some(0.2)));
+    assert_eq!(info.model_version.as_deref(), Some("v1"));
+    svc
+}

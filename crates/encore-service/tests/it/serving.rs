@@ -1,0 +1,223 @@
+//! Recommendations: sources, exactness of the cache, freshness, filters, explanations.
+
+use encore_service::dto::{
+    EventInput, HistoryEntry, IngestEvents, RecommendFilter, RecommendRequest, Source,
+};
+use encore_service::{Error, ErrorClass};
+
+use crate::common::*;
+
+fn user_req(user: &str, n: usize) -> RecommendRequest {
+    RecommendRequest { user_id: Some(user.into()), n: Some(n), ..Default::default() }
+}
+
+#[test]
+fn each_source_answers_as_documented() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = trained(dir.path());
+
+    let r = svc.recommend("music", &user_req("u5", 5)).unwrap();
+    assert_eq!(r.source, Source::Model);
+    assert_eq!(r.model_version, "v1");
+    assert_eq!(r.recommendations.len(), 5);
+    let seen = svc.user_data("music", "u5").unwrap();
+    for rec in &r.recommendations {
+        assert!(seen.events.iter().all(|e| e.item_id != rec.item_id), "seen item recommended");
+        assert!(!rec.title.is_empty() && !rec.kind.is_empty());
+    }
+    // Planted taste: u5 is in group 1, so its best unseen items are group 1 items.
+    let top = &r.recommendations[0].item_id;
+    assert_eq!(item_group(top[1..].parse().unwrap()), 1, "{r:?}");
+    assert!(r.recommendations.windows(2).all(|w| w[0].score >= w[1].score));
+
+    let history = RecommendRequest {
+        history: Some(vec![
+            HistoryEntry { item_id: "i21".into(), weight: None },
+            HistoryEntry { item_id: "i22".into(), weight: Some(2.0) },
+            HistoryEntry { item_id: "no-such-item".into(), weight: None },
+        ]),
+        n: Some(3),
+        ..Default::default()
+    };
+    let r = svc.recommend("music", &history).unwrap();
+    assert_eq!(r.source, Source::History);
+    assert!(r.user_id.is_none());
+    assert!(r.recommendations.iter().all(|x| x.item_id != "i21" && x.item_id != "i22"));
+    assert_eq!(item_group(r.recommendations[0].item_id[1..].parse().unwrap()), 2);
+
+    let r = svc.recommend("music", &user_req("stranger", 4)).unwrap();
+    assert_eq!(r.source, Source::Popular);
+    assert_eq!(r.recommendations[0].item_id, "i0", "i0 is played by every user");
+    assert_eq!(r.recommendations[0].score, USERS as f32);
+
+    let only_unknown = RecommendRequest {
+        history: Some(vec![HistoryEntry { item_id: "nope".into(), weight: None }]),
+        ..Default::default()
+    };
+    assert_eq!(svc.recommend("music", &only_unknown).unwrap().source, Source::Popular);
+}
+
+#[test]
+fn cached_answers_equal_on_demand_scoring() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = trained(dir.path());
+    // candidates_per_user is 5: n = 5 is served from the cache, n = 8 is scored on demand.
+    for u in 0..USERS {
+        let user = format!("u{u}");
+        let cached = svc.recommend("music", &user_req(&user, 5)).unwrap();
+        let fresh = svc.recommend("music", &user_req(&user, 8)).unwrap();
+        assert_eq!(cached.source, Source::Model);
+        assert_eq!(cached.recommendations[..], fresh.recommendations[..5], "user {user}");
+    }
+    // A filter answered from the cache when enough cached items pass, else on demand: same
+    // results as a pure on-demand filtered selection (n beyond the cache).
+    let filter = RecommendFilter { kinds: Some(vec!["track".into()]), ..Default::default() };
+    for u in 0..20 {
+        let mut a = user_req(&format!("u{u}"), 2);
+        a.filter = Some(filter.clone());
+        let mut b = a.clone();
+        b.n = Some(9);
+        let a = svc.recommend("music", &a).unwrap();
+        let b = svc.recommend("music", &b).unwrap();
+        assert_eq!(a.recommendations[..], b.recommendations[..a.recommendations.len()]);
+    }
+}
+
+#[test]
+fn new_plays_count_at_once_and_are_excluded() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = trained(dir.path());
+    let before = svc.recommend("music", &user_req("u4", 10)).unwrap();
+    assert_eq!(before.source, Source::Model);
+    // u4 (group 0) plays three group-3 items.
+    let plays: Vec<EventInput> = ["i31", "i33", "i35"]
+        .iter()
+        .map(|i| EventInput {
+            user_id: "u4".into(),
+            item_id: (*i).into(),
+            weight: Some(3.0),
+            timestamp: None,
+        })
+        .collect();
+    svc.ingest_events("music", &IngestEvents { events: plays }).unwrap();
+    let after = svc.recommend("music", &user_req("u4", 10)).unwrap();
+    assert_eq!(after.source, Source::History);
+    assert_ne!(before.recommendations, after.recommendations);
+    for rec in &after.recommendations {
+        assert!(!["i31", "i33", "i35"].contains(&rec.item_id.as_str()), "played item recommended");
+    }
+    assert!(after.recommendations.iter().any(|r| item_group(r.item_id[1..].parse().unwrap()) == 3));
+    // Without exclusion the played items may come back.
+    let mut all = user_req("u4", 40);
+    all.exclude_seen = Some(false);
+    let all = svc.recommend("music", &all).unwrap();
+    assert!(all.recommendations.iter().any(|r| r.item_id == "i31"));
+
+    // A brand-new user with events is scored from its history.
+    let new_user = vec![EventInput {
+        user_id: "newbie".into(),
+        item_id: "i12".into(),
+        weight: None,
+        timestamp: None,
+    }];
+    svc.ingest_events("music", &IngestEvents { events: new_user }).unwrap();
+    let r = svc.recommend("music", &user_req("newbie", 3)).unwrap();
+    assert_eq!(r.source, Source::History);
+    assert!(r.recommendations.iter().all(|x| x.item_id != "i12"));
+}
+
+#[test]
+fn filters_are_applied_inside_the_selection() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = trained(dir.path());
+    let catalog_items = items();
+    let meta = |id: &str| catalog_items.iter().find(|i| i.item_id == id).unwrap().clone();
+    let cases = [
+        RecommendFilter { kinds: Some(vec!["album".into()]), ..Default::default() },
+        RecommendFilter { tags_any: Some(vec!["g3".into(), "g2".into()]), ..Default::default() },
+        RecommendFilter { tags_all: Some(vec!["g1".into(), "even".into()]), ..Default::default() },
+        RecommendFilter { only_available: Some(true), ..Default::default() },
+        RecommendFilter {
+            exclude_items: Some(vec!["i11".into(), "i12".into()]),
+            ..Default::default()
+        },
+    ];
+    for user in ["u1", "u2", "stranger"] {
+        for (k, filter) in cases.iter().enumerate() {
+            let mut req = user_req(user, 6);
+            req.filter = Some(filter.clone());
+            let r = svc.recommend("music", &req).unwrap();
+            assert!(!r.recommendations.is_empty(), "case {k} for {user}");
+            for rec in &r.recommendations {
+                let m = meta(&rec.item_id);
+                match k {
+                    0 => assert_eq!(m.kind, "album"),
+                    1 => assert!(m.tags.iter().any(|t| t == "g3" || t == "g2")),
+                    2 => assert!(
+                        m.tags.contains(&"g1".to_string()) && m.tags.contains(&"even".to_string())
+                    ),
+                    3 => assert!(m.available),
+                    _ => assert!(rec.item_id != "i11" && rec.item_id != "i12"),
+                }
+            }
+        }
+    }
+    let mut none = user_req("u1", 5);
+    none.filter =
+        Some(RecommendFilter { tags_all: Some(vec!["no-such-tag".into()]), ..Default::default() });
+    assert!(svc.recommend("music", &none).unwrap().recommendations.is_empty());
+}
+
+#[test]
+fn explanations_name_history_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = trained(dir.path());
+    let mut req = user_req("u6", 3);
+    req.explain = Some(true);
+    let r = svc.recommend("music", &req).unwrap();
+    let history: Vec<String> =
+        svc.user_data("music", "u6").unwrap().events.into_iter().map(|e| e.item_id).collect();
+    for rec in &r.recommendations {
+        let because = rec.because.as_ref().expect("explain asked");
+        assert!(!because.is_empty());
+        assert!(because.iter().all(|b| history.contains(&b.item_id)));
+        assert!(because.windows(2).all(|w| w[0].contribution >= w[1].contribution));
+    }
+    let plain = svc.recommend("music", &user_req("u6", 3)).unwrap();
+    assert!(plain.recommendations.iter().all(|r| r.because.is_none()));
+}
+
+#[test]
+fn similar_items_and_request_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = trained(dir.path());
+    let s = svc.similar_items("music", "i21", Some(4)).unwrap();
+    assert_eq!(s.similar.len(), 4);
+    assert!(s.similar.iter().all(|x| x.item_id != "i21"));
+    assert_eq!(svc.similar_items("music", "nope", None).unwrap_err().class(), ErrorClass::NotFound);
+
+    let bad = [
+        RecommendRequest::default(),
+        RecommendRequest { n: Some(0), ..user_req("u1", 1) },
+        RecommendRequest { n: Some(1001), ..user_req("u1", 1) },
+        RecommendRequest { history: Some(vec![]), ..user_req("u1", 1) },
+        RecommendRequest { user_id: Some(String::new()), ..Default::default() },
+        RecommendRequest {
+            history: Some(vec![HistoryEntry { item_id: "i1".into(), weight: Some(-1.0) }]),
+            ..Default::default()
+        },
+    ];
+    for req in bad {
+        let e = svc.recommend("music", &req).unwrap_err();
+        assert_eq!(e.class(), ErrorClass::BadRequest, "{req:?}: {e}");
+        assert!(matches!(e, Error::Invalid { .. }), "{e:?}");
+    }
+    assert_eq!(
+        svc.recommend("films", &user_req("u1", 1)).unwrap_err().class(),
+        ErrorClass::NotFound
+    );
+    svc.create_catalog(&encore_service::dto::CreateCatalog { name: "films".into() }).unwrap();
+    let e = svc.recommend("films", &user_req("u1", 1)).unwrap_err();
+    assert!(matches!(e, Error::NoActiveModel { .. }));
+    assert_eq!(e.class().status(), 503);
+}
