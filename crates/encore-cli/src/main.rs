@@ -1,1 +1,101 @@
-fn main() {}
+//! `encore` — the command-line face of Encore.
+//!
+//! Each subcommand lives in its own module under [`commands`]: an `Args` struct (clap derive, whose
+//! doc comments are the `--help` text) and a `run(args, &Ui)` function. Adding a subcommand is one
+//! variant of [`Command`] plus one module. Errors are `anyhow` here and only here; they are printed
+//! as `error: …` with their causes, and the process exits non-zero (2 for an unknown user or item,
+//! the same code clap uses for bad usage; 1 for everything else).
+
+mod commands;
+mod input;
+mod memory;
+mod progress;
+mod size;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::progress::Ui;
+
+/// Encore: train, evaluate and query recommendation models for music, film and game apps.
+#[derive(Debug, Parser)]
+#[command(name = "encore", version, propagate_version = true)]
+struct Cli {
+    /// Number of worker threads for parsing, training and evaluation (default: one per core).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train models and measure them with exact full-ranking top-K metrics.
+    Evaluate(commands::evaluate::Args),
+    /// Train one model on an interaction file and save it as a model file.
+    Train(commands::train::Args),
+    /// Recommend items for a user of a model file, or for an anonymous history.
+    Recommend(commands::recommend::Args),
+    /// List the items most similar to an item.
+    Similar(commands::similar::Args),
+    /// Explain why a model scores an item for a user: the contribution of each history item.
+    Explain(commands::explain::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(n) = cli.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(usize::from(n))
+            .build_global()
+            .map_err(|e| anyhow::anyhow!("cannot start {n} worker threads: {e}"))?;
+    }
+    match cli.command {
+        Command::Evaluate(args) => {
+            let ui = Ui::for_terminal(args.json);
+            commands::evaluate::run(args, &ui)
+        }
+        Command::Train(args) => {
+            let ui = Ui::for_terminal(args.json);
+            commands::train::run(args, &ui)
+        }
+        Command::Recommend(args) => commands::recommend::run(args),
+        Command::Similar(args) => commands::similar::run(args),
+        Command::Explain(args) => commands::explain::run(args),
+    }
+}
+
+/// 2 when the request named a user or item the model does not know (the caller asked for
+/// something that is not there), 1 for every other failure.
+fn exit_code(err: &anyhow::Error) -> u8 {
+    let unknown_id = err.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<encore_core::Error>(),
+            Some(encore_core::Error::UnknownUser(_) | encore_core::Error::UnknownItem(_))
+        )
+    });
+    if unknown_id { 2 } else { 1 }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,10 @@
+//! One module per subcommand: an `Args` struct (its doc comments are the `--help` text) and a
+//! `run` function.
+
+pub mod evaluate;
+pub mod explain;
+mod query;
+pub mod recommend;
+pub mod similar;
+mod specs;
+pub mod train;

@@ -1,0 +1,8 @@
+//! Integration tests of the `encore` binary: every test runs the built executable on real files,
+//! as a user would. One test binary with modules (each extra binary re-links everything).
+
+mod common;
+mod errors;
+mod evaluate;
+mod parity;
+mod pipeline;

@@ -1,0 +1,162 @@
+//! The user journey: data → model file → recommendations, similar items, explanations.
+
+use crate::common::{arg, clustered_tsv, encore, encore_ok, json};
+
+#[test]
+fn generate_train_recommend_similar_explain() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("synthetic.tsv");
+    let items = dir.path().join("items.csv");
+    let model = dir.path().join("model.enc");
+    encore_ok(&[
+        "generate",
+        "--users",
+        "300",
+        "--items",
+        "200",
+        "--rows",
+        "6000",
+        "--seed",
+        "7",
+        "--output",
+        arg(&data),
+        "--items-output",
+        arg(&items),
+    ]);
+    let text = std::fs::read_to_string(&data).unwrap();
+    assert!(text.lines().count() >= 1000, "generated {} lines", text.lines().count());
+    let metadata = std::fs::read_to_string(&items).unwrap();
+    assert!(metadata.starts_with("item_id,title,kind,tags"), "{}", &metadata[..80]);
+
+    let summary = json(&encore_ok(&[
+        "train",
+        "--input",
+        arg(&data),
+        "--model",
+        "ials:factors=16,iterations=5",
+        "--output",
+        arg(&model),
+        "--json",
+    ]));
+    assert_eq!(summary["algorithm"], "ials");
+    assert!(summary["model_size_bytes"].as_u64().unwrap() > 0);
+
+    // The first user of the generated file, and one of its items.
+    let first = text.lines().next().unwrap();
+    let mut fields = first.split('\t');
+    let (user, item) = (fields.next().unwrap(), fields.next().unwrap());
+
+    let recs = json(&encore_ok(&["recommend", "--model", arg(&model), "--user", user, "--json"]));
+    let list = recs["recommendations"].as_array().unwrap();
+    assert_eq!(list.len(), 10);
+    let user_items: Vec<&str> = text
+        .lines()
+        .filter(|l| l.split('\t').next() == Some(user))
+        .map(|l| l.split('\t').nth(1).unwrap())
+        .collect();
+    for r in list {
+        assert!(!user_items.contains(&r["item"].as_str().unwrap()), "recommended a played item");
+    }
+
+    let similar =
+        json(&encore_ok(&["similar", "--model", arg(&model), "--item", item, "-n", "5", "--json"]));
+    let similar = similar["similar"].as_array().unwrap();
+    assert_eq!(similar.len(), 5);
+    assert!(similar.iter().all(|s| s["item"] != item));
+
+    let top = list[0]["item"].as_str().unwrap();
+    let why = json(&encore_ok(&[
+        "explain",
+        "--model",
+        arg(&model),
+        "--user",
+        user,
+        "--item",
+        top,
+        "--json",
+    ]));
+    assert_eq!(why["rank"], 1);
+    assert_eq!(why["in_history"], false);
+    assert!(!why["contributions"].as_array().unwrap().is_empty());
+    // The text forms work too.
+    assert!(encore_ok(&["recommend", "--model", arg(&model), "--user", user]).contains("rank"));
+    assert!(
+        encore_ok(&["explain", "--model", arg(&model), "--user", user, "--item", top])
+            .contains("score of")
+    );
+}
+
+#[test]
+fn personalised_models_recommend_the_users_own_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = clustered_tsv(dir.path());
+    for spec in ["ease", "itemknn", "ials:factors=8,iterations=10"] {
+        let model = dir.path().join("m.enc");
+        encore_ok(&["train", "--input", arg(&data), "--model", spec, "--output", arg(&model)]);
+        // u0..u14 belong to group 0, whose pool is items i0..i11.
+        let recs = json(&encore_ok(&[
+            "recommend",
+            "--model",
+            arg(&model),
+            "--user",
+            "u3",
+            "-n",
+            "3",
+            "--json",
+        ]));
+        for r in recs["recommendations"].as_array().unwrap() {
+            let item: u32 = r["item"].as_str().unwrap()[1..].parse().unwrap();
+            assert!(item < 12, "{spec} recommended {item} to a group-0 user: {recs}");
+        }
+    }
+}
+
+#[test]
+fn anonymous_history_is_scored_without_its_own_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = clustered_tsv(dir.path());
+    let model = dir.path().join("m.enc");
+    encore_ok(&["train", "--input", arg(&data), "--model", "itemknn", "--output", arg(&model)]);
+    let run = encore(&[
+        "recommend",
+        "--model",
+        arg(&model),
+        "--history",
+        "i13,i14,i15,nope",
+        "-n",
+        "4",
+        "--json",
+    ]);
+    assert!(run.success(), "{}", run.stderr);
+    assert!(run.stderr.contains("nope"), "unknown history items are reported: {}", run.stderr);
+    let recs = json(&run.stdout);
+    assert_eq!(recs["history_size"], 3);
+    for r in recs["recommendations"].as_array().unwrap() {
+        let item: u32 = r["item"].as_str().unwrap()[1..].parse().unwrap();
+        assert!(![13, 14, 15].contains(&item));
+        assert!((12..24).contains(&item), "a group-1 history gets group-1 items: {recs}");
+    }
+}
+
+#[test]
+fn train_with_holdout_records_metrics_in_the_model_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = clustered_tsv(dir.path());
+    let model = dir.path().join("m.enc");
+    let summary = json(&encore_ok(&[
+        "train",
+        "--input",
+        arg(&data),
+        "--model",
+        "ease",
+        "--output",
+        arg(&model),
+        "--holdout",
+        "0.2",
+        "--json",
+    ]));
+    let ndcg = summary["metrics"]["ndcg@10"].as_f64().expect("metrics recorded");
+    assert!(ndcg > 0.2 && ndcg <= 1.0, "{summary}");
+    // The saved model is trained on all the data: every user is known.
+    assert_eq!(summary["users"], 60);
+}
