@@ -1,0 +1,75 @@
+use encore_store::{Error, NewApiKey, NewAuditEntry, Role, Store};
+use serde_json::json;
+
+use crate::temp_store;
+
+#[test]
+fn api_keys_create_find_revoke() {
+    let (_dir, store) = temp_store();
+    let key = NewApiKey {
+        name: "ingest".into(),
+        role: Role::Writer,
+        catalog: Some("music".into()),
+        hash: "ab".repeat(32),
+        prefix: "ek_1234".into(),
+    };
+    let created = store.create_api_key(&key).unwrap();
+    assert_eq!((created.role, created.revoked_ms), (Role::Writer, None));
+    let admin = store
+        .create_api_key(&NewApiKey {
+            name: "root".into(),
+            role: Role::Admin,
+            catalog: None,
+            prefix: "ek_9".into(),
+            ..key.clone()
+        })
+        .unwrap();
+    assert!(matches!(
+        store.create_api_key(&NewApiKey { hash: String::new(), ..key.clone() }),
+        Err(Error::Invalid(_))
+    ));
+    let found = store.find_api_keys_by_prefix("ek_1234").unwrap();
+    assert_eq!(found, vec![created.clone()]);
+    assert!(store.find_api_keys_by_prefix("ek_nope").unwrap().is_empty());
+    let revoked = store.revoke_api_key(created.id).unwrap();
+    assert!(revoked.revoked_ms.is_some());
+    assert_eq!(
+        store.revoke_api_key(created.id).unwrap().revoked_ms,
+        revoked.revoked_ms,
+        "idempotent"
+    );
+    assert!(matches!(store.revoke_api_key(999), Err(Error::NotFound { .. })));
+    let all = store.list_api_keys().unwrap();
+    assert_eq!(all.iter().map(|k| k.id).collect::<Vec<_>>(), [created.id, admin.id]);
+    assert_eq!(all[1].catalog, None);
+}
+
+#[test]
+fn audit_log_appends_and_pages() {
+    let (_dir, store) = temp_store();
+    let mut seqs = Vec::new();
+    for i in 0..5 {
+        seqs.push(
+            store
+                .append_audit(&NewAuditEntry {
+                    key_id: Some(1),
+                    key_name: Some("root".into()),
+                    action: "catalog.delete".into(),
+                    target: format!("catalog/c{i}"),
+                    outcome: "ok".into(),
+                    detail: json!({"i": i}),
+                })
+                .unwrap(),
+        );
+    }
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+    let page = store.audit_page(0, 3).unwrap();
+    assert_eq!(page.len(), 3);
+    assert_eq!(page[0].target, "catalog/c0");
+    assert_eq!(page[2].detail, json!({"i": 2}));
+    let rest = store.audit_page(page[2].seq, 10).unwrap();
+    assert_eq!(
+        rest.iter().map(|e| e.target.as_str()).collect::<Vec<_>>(),
+        ["catalog/c3", "catalog/c4"]
+    );
+}
