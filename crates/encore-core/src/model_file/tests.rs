@@ -233,14 +233,35 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-#[test]
-fn remove_user_erases_the_id_and_keeps_other_answers() {
+/// Every algorithm, as trained in these tests.
+const SPECS: [&str; 5] = [
+    "popularity",
+    "ease:lambda=50",
+    "ials:factors=8,iterations=3",
+    "bpr:factors=8,iterations=5",
+    "itemknn:neighbours=5",
+];
+
+/// The bytes of user row `user` of the model's `user_factors` array, when it has one.
+fn user_factor_bytes(a: &ModelArtifact, user: usize) -> Option<Vec<u8>> {
+    let (_, factors) = a.model.arrays().into_iter().find(|(n, _)| *n == "user_factors")?;
+    let crate::buffer::ArrayRef::F32(f) = factors else { panic!("user_factors is f32") };
+    let k = f.len() / a.users.len();
+    Some(f[user * k..(user + 1) * k].iter().flat_map(|x| x.to_le_bytes()).collect())
+}
+
+fn assert_erasure(spec: &str) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.encore");
-    let mut a = artifact("popularity");
+    let mut a = artifact(spec);
     a.save(&path).unwrap();
     let erased = "user-017";
+    let erased_row = a.users.get(erased).unwrap() as usize;
     assert!(contains(&std::fs::read(&path).unwrap(), erased.as_bytes()));
+    let factor_row = user_factor_bytes(&a, erased_row);
+    if let Some(row) = &factor_row {
+        assert!(contains(&std::fs::read(&path).unwrap(), row));
+    }
     let before: Vec<_> = answers(&a);
     let n_before = a.users.len();
     let fp_before = a.header.data_fingerprint.clone();
@@ -248,10 +269,13 @@ fn remove_user_erases_the_id_and_keeps_other_answers() {
     // Erase from a memory-mapped artifact and save over its own file.
     let mut loaded = ModelArtifact::load(&path).unwrap();
     assert!(loaded.remove_user(erased));
-    assert!(!loaded.remove_user(erased), "a second removal finds nothing");
+    assert!(!loaded.remove_user(erased), "{spec}: a second removal finds nothing");
     loaded.save(&path).unwrap();
     let bytes = std::fs::read(&path).unwrap();
-    assert!(!contains(&bytes, erased.as_bytes()), "the erased id is still in the file");
+    assert!(!contains(&bytes, erased.as_bytes()), "{spec}: the erased id is still in the file");
+    if let Some(row) = &factor_row {
+        assert!(!contains(&bytes, row), "{spec}: the erased user's factors are still in the file");
+    }
 
     let after = ModelArtifact::load(&path).unwrap();
     assert_eq!(after.users.len(), n_before - 1);
@@ -262,11 +286,10 @@ fn remove_user_erases_the_id_and_keeps_other_answers() {
         fingerprint(&after.users, &after.items, &after.train)
     );
     assert!(matches!(after.user_query(erased), Err(Error::UnknownUser(_))));
-    // Every other user keeps its history and (for a model without per-user state) its answers.
-    let erased_row = a.users.get(erased).unwrap() as usize;
+    // Every other user keeps its history, its stored parameters and so its answers.
     let mut expected = before;
     expected.remove(erased_row);
-    assert_eq!(answers(&after), expected);
+    assert_eq!(answers(&after), expected, "{spec}: other users' answers changed");
     for id in after.users.iter() {
         let (_, q_after) = after.user_query(id).unwrap();
         let (_, q_before) = a.user_query(id).unwrap();
@@ -274,7 +297,14 @@ fn remove_user_erases_the_id_and_keeps_other_answers() {
         assert_eq!(q_after.weights, q_before.weights);
     }
     a.remove_user(erased);
-    assert_eq!(a.header, ModelHeader { ..after.header.clone() });
+    assert_eq!(a.header, after.header);
+}
+
+#[test]
+fn remove_user_erases_the_id_and_keeps_other_answers() {
+    for spec in SPECS {
+        assert_erasure(spec);
+    }
 }
 
 #[test]
@@ -341,6 +371,21 @@ fn save_replaces_an_existing_file_and_reports_io_errors() {
 #[test]
 fn ease_round_trips() {
     assert_round_trip("ease:lambda=50");
+}
+
+#[test]
+fn ials_round_trips() {
+    assert_round_trip("ials:factors=8,iterations=3");
+}
+
+#[test]
+fn bpr_round_trips() {
+    assert_round_trip("bpr:factors=8,iterations=5");
+}
+
+#[test]
+fn itemknn_round_trips() {
+    assert_round_trip("itemknn:neighbours=5");
 }
 
 /// Recomputes every length and checksum of `bytes` after a deliberate change, so that the
@@ -558,4 +603,73 @@ fn random_damage_behind_valid_checksums_never_panics() {
     }
     // Damage to weights and padding loads; damage to structure does not. Both must occur.
     assert!(loaded > 0 && loaded < 3000, "{loaded} of 3000 damaged files loaded");
+}
+
+/// A directory of the repository's `fuzz/` tree.
+fn fuzz_dir(sub: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz").join(sub)
+}
+
+/// Specs of the committed seed files (one small model file per algorithm).
+const SEED_SPECS: [(&str, &str); 5] = [
+    ("popularity", "popularity"),
+    ("ease", "ease:lambda=10"),
+    ("bpr", "bpr:factors=4,iterations=3"),
+    ("ials", "ials:factors=4,iterations=2"),
+    ("itemknn", "itemknn:neighbours=3"),
+];
+
+/// Writes the seed corpus of the `model_file_load` fuzz target: tiny models (so fuzzing runs
+/// fast) of every algorithm. Run with `ENCORE_WRITE_FUZZ_SEEDS=1` after a format change.
+fn write_fuzz_seeds(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let users = IdMap::from_ids(["alice", "bob", "carol", "dave", "erin", "frank"]).unwrap();
+    let items = IdMap::from_ids(["song:1", "song:2", "film:3", "game:4", "song:5"]).unwrap();
+    let rows = [0, 0, 1, 1, 1, 2, 3, 3, 4, 4, 5, 5, 5];
+    let cols = [0, 1, 1, 2, 3, 0, 3, 4, 0, 2, 1, 3, 4];
+    let vals = [1.0, 3.0, 2.0, 1.0, 5.0, 1.0, 2.0, 2.0, 4.0, 1.0, 1.0, 1.0, 7.0];
+    let train = InteractionMatrix::from_triplets(6, 5, &rows, &cols, &vals).unwrap();
+    for (name, spec) in SEED_SPECS {
+        let config = ModelConfig::from_spec(&ModelSpec::parse(spec).unwrap()).unwrap();
+        let model = config.fit(&train, &FitOptions::default()).unwrap();
+        let mut a = ModelArtifact::new(model, users.clone(), items.clone(), train.clone(), None);
+        a.header.metrics.insert("ndcg@10".into(), 0.5);
+        a.header.created_unix_ms = 0;
+        a.save(&dir.join(format!("{name}.encore"))).unwrap();
+    }
+}
+
+#[test]
+fn committed_format_1_files_still_load() {
+    // The fuzz seeds double as compatibility fixtures: files written by earlier builds must keep
+    // loading as long as FORMAT_VERSION is 1.
+    let dir = fuzz_dir("seeds/model_file_load");
+    if std::env::var_os("ENCORE_WRITE_FUZZ_SEEDS").is_some() {
+        write_fuzz_seeds(&dir);
+    }
+    for (name, _) in SEED_SPECS {
+        let path = dir.join(format!("{name}.encore"));
+        let a = ModelArtifact::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(a.header.format_version, 1);
+        assert_eq!(a.header.algorithm.name(), name);
+        assert_eq!((a.users.len(), a.items.len(), a.train.nnz()), (6, 5, 13));
+        assert_eq!(a.header.data_fingerprint, fingerprint(&a.users, &a.items, &a.train));
+        let recs = answers(&a);
+        assert!(recs.iter().take(6).all(|(known, _)| !known.is_empty()), "{name}: {recs:?}");
+    }
+}
+
+#[test]
+fn fuzz_regression_inputs_are_rejected_cleanly() {
+    // Inputs that once crashed the `model_file_load` fuzz target; each must now be refused (or
+    // load and answer) without a panic.
+    let Ok(entries) = std::fs::read_dir(fuzz_dir("regressions/model_file_load")) else {
+        return;
+    };
+    for entry in entries {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        if let Ok(a) = ModelArtifact::from_bytes(&bytes) {
+            answers(&a);
+        }
+    }
 }
