@@ -42,7 +42,15 @@ fn generated_file(rows: usize, with_bad_lines: bool) -> String {
             write!(text, "u{user}\ti{item}\t-3\t{k}{ending}").unwrap();
             continue;
         }
-        write!(text, "u{user}\tmovie {item}\t{}\t{}{ending}", (r >> 40) % 50, k).unwrap();
+        // Ids of every length class the interner distinguishes (≤ 7, 8–15, > 15 bytes).
+        let item = match (r >> 33) % 5 {
+            0 => format!("movie {item}"),
+            1 => format!("{item}"),
+            2 => format!("spotify:track:{item:022}"),
+            3 => format!("x{item:014}"),
+            _ => format!("y{item:015}"),
+        };
+        write!(text, "u{user}\t{item}\t{}\t{}{ending}", (r >> 40) % 50, k).unwrap();
     }
     text.truncate(text.trim_end().len());
     text
