@@ -273,6 +273,13 @@ impl ModelArtifact {
                 )));
             }
         }
+        if let Some(k) = self.train.values().iter().position(|v| !v.is_finite()) {
+            // The reader refuses such files (the data readers never produce such weights), so
+            // writing one would only create a model that cannot be loaded.
+            return Err(Error::InvalidInput(format!(
+                "inconsistent model artifact: training weight #{k} is not finite"
+            )));
+        }
         if h.algorithm != self.model.algorithm() || h.format_version != FORMAT_VERSION {
             return Err(Error::InvalidInput(format!(
                 "inconsistent model artifact: header says {} format {}, model is {} format {}",

@@ -240,12 +240,16 @@ pub(super) fn parse(
 
     let users = read_ids(&sections, names::USERS)?;
     let items = read_ids(&sections, names::ITEMS)?;
+    let values: Vec<f32> = sections.vec(names::TRAIN_VALUES)?;
+    if let Some(k) = values.iter().position(|v| !v.is_finite()) {
+        return Err(fail(path, format!("corrupted: training weight #{k} is not finite")));
+    }
     let train = InteractionMatrix::from_csr(
         users.len(),
         items.len(),
         sections.vec(names::TRAIN_INDPTR)?,
         sections.vec(names::TRAIN_INDICES)?,
-        sections.vec(names::TRAIN_VALUES)?,
+        values,
     )
     .map_err(|e| fail(path, format!("corrupted: training matrix: {e}")))?;
 
