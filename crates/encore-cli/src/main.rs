@@ -43,6 +43,10 @@ enum Command {
     Similar(commands::similar::Args),
     /// Explain why a model scores an item for a user: the contribution of each history item.
     Explain(commands::explain::Args),
+    /// Bulk-load an interaction file into a catalog of a data directory.
+    Import(commands::import::Args),
+    /// Load item metadata (titles, kinds, tags) into a catalog of a data directory.
+    ImportItems(commands::import_items::Args),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +79,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Recommend(args) => commands::recommend::run(args),
         Command::Similar(args) => commands::similar::run(args),
         Command::Explain(args) => commands::explain::run(args),
+        Command::Import(args) => {
+            let ui = Ui::for_terminal(args.json);
+            commands::import::run(args, &ui)
+        }
+        Command::ImportItems(args) => commands::import_items::run(args),
     }
 }
 

@@ -3,6 +3,8 @@
 
 pub mod evaluate;
 pub mod explain;
+pub mod import;
+pub mod import_items;
 mod query;
 pub mod recommend;
 pub mod similar;
