@@ -1,1 +1,120 @@
-//! encore-server
+//! # encore-server — Encore's HTTP API
+//!
+//! This crate only *exposes* the product: every use case lives in `encore-service`, which is
+//! synchronous (SQLite, files, CPU-bound scoring). Handlers parse and validate the request, call
+//! the service on tokio's blocking pool ([`AppState::run`]) so the async workers never block, and
+//! serialise the answer. The request and response types are the service's own DTOs, which derive
+//! `utoipa::ToSchema`, so the OpenAPI document cannot drift from what the code accepts.
+//!
+//! ## Map
+//! - [`app`] builds the whole [`axum::Router`] from an [`AppState`] — no socket, so tests drive it
+//!   in-process with `tower::ServiceExt::oneshot`; [`serve`] binds it and shuts down gracefully.
+//! - [`routes`]: one module per resource (`recommend`, `catalogs`, `items`, `events`, `users`,
+//!   `models` with training jobs, `ops` for health, readiness and metrics).
+//! - [`error`]: [`ApiError`], the single mapping of every failure to `application/problem+json`.
+//! - [`extract`]: JSON/path/query extractors whose rejections are problems naming the field.
+//! - [`middleware`]: request ids, the (no-op for now) authentication slot, problem+json for the
+//!   framework's bare errors, the panic handler.
+//! - [`metrics`]: the Prometheus recorder and per-route request metrics.
+//! - [`openapi`]: the OpenAPI 3.1 document served at `/openapi.json`, rendered by the vendored
+//!   Swagger UI at `/docs` (no internet access needed).
+
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod middleware;
+pub mod openapi;
+pub mod routes;
+mod server;
+pub mod state;
+pub mod telemetry;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use tracing::Level;
+use utoipa::Modify;
+
+pub use error::{ApiError, ApiResult, Problem};
+pub use server::{serve, serve_on, shutdown_signal};
+pub use state::{AppState, ServerConfig};
+pub use telemetry::{LogFormat, init_logging};
+
+/// The complete HTTP application: every route, the OpenAPI document and docs page, and the
+/// middleware stack described in [`middleware`].
+pub fn app(state: AppState) -> Router {
+    let (api, openapi) = api_router_and_doc();
+    let config = state.config().clone();
+
+    let docs = utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", openapi);
+
+    let access_level = if config.access_log { Level::INFO } else { Level::DEBUG };
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(move |request: &axum::http::Request<_>| {
+            let request_id =
+                request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            let route = request
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map_or("unmatched", |p| p.as_str());
+            // The level is chosen at run time, so the span macro is picked by hand.
+            if access_level == Level::INFO {
+                tracing::info_span!("request", request_id, method = %request.method(), route)
+            } else {
+                tracing::debug_span!("request", request_id, method = %request.method(), route)
+            }
+        })
+        .on_request(())
+        .on_response(
+            tower_http::trace::DefaultOnResponse::new()
+                .level(access_level)
+                .latency_unit(tower_http::LatencyUnit::Micros),
+        )
+        .on_failure(tower_http::trace::DefaultOnFailure::new().level(Level::ERROR));
+
+    Router::new()
+        .merge(api)
+        .merge(docs)
+        .layer(
+            // Outermost first; see the `middleware` module docs for why this order.
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(middleware::SequentialRequestId::new()))
+                .layer(trace)
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(CatchPanicLayer::custom(middleware::panic_response))
+                .layer(axum::middleware::from_fn(metrics::track))
+                .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::problems))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    config.request_timeout,
+                ))
+                .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
+                .layer(DefaultBodyLimit::max(config.max_body_bytes)),
+        )
+        .with_state(state)
+}
+
+/// The routes with their OpenAPI document, the framework-level errors added to every operation.
+fn api_router_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use utoipa::OpenApi;
+    let (router, mut openapi) =
+        utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+            .merge(routes::api())
+            .route_layer(axum::middleware::from_fn(middleware::authenticate))
+            .merge(routes::ops())
+            .split_for_parts();
+    openapi::CommonErrors.modify(&mut openapi);
+    (router, openapi)
+}
+
+/// The OpenAPI document of [`app`], without building a router (for `encore serve --openapi`,
+/// tests and tooling).
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api_router_and_doc().1
+}

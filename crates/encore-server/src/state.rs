@@ -1,0 +1,119 @@
+//! What every handler shares: the configuration and the service, behind one cheap-to-clone
+//! [`AppState`].
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+
+/// How the HTTP layer behaves. The service's own settings (data directory, training threads) are
+/// given to the service when it is opened, not here.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on. The default is loopback: exposing the API is an explicit choice.
+    pub listen: SocketAddr,
+    /// Largest accepted request body, in bytes (413 above it).
+    pub max_body_bytes: usize,
+    /// A request that takes longer is answered 408 and its handler dropped.
+    pub request_timeout: Duration,
+    /// On SIGTERM/ctrl-c, how long in-flight requests may take to finish before the process
+    /// exits anyway.
+    pub shutdown_grace: Duration,
+    /// Log one line per request at INFO (otherwise at DEBUG, so the hot path pays nothing when
+    /// the log level is INFO).
+    pub access_log: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 16 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(30),
+            access_log: false,
+        }
+    }
+}
+
+/// Shared state of the router: cloning it clones one `Arc`.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ServerConfig,
+    service: Arc<encore_service::Encore>,
+    metrics: &'static PrometheusHandle,
+    /// The (catalog, version) series of `encore_active_model_info` set to 1 at the last scrape,
+    /// so a replaced version's series can be set to 0.
+    published_models: Mutex<HashMap<String, String>>,
+}
+
+impl AppState {
+    /// State over an opened service.
+    pub fn new(service: Arc<encore_service::Encore>, config: ServerConfig) -> Self {
+        AppState {
+            inner: Arc::new(Inner {
+                config,
+                service,
+                metrics: crate::metrics::recorder(),
+                published_models: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The HTTP configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    /// The service every handler calls (through [`AppState::run`] when it may block).
+    pub fn service(&self) -> &Arc<encore_service::Encore> {
+        &self.inner.service
+    }
+
+    /// The Prometheus handle `/metrics` renders.
+    pub fn metrics(&self) -> &'static PrometheusHandle {
+        self.inner.metrics
+    }
+
+    /// Sets the model gauges from `(catalog, version, load seconds)` of every loaded model:
+    /// `encore_active_model_info{catalog,version}` is 1 for the loaded version and 0 for the one
+    /// it replaced, and `encore_model_load_seconds{catalog}` is how long the load took.
+    pub fn publish_active_models(&self, loaded: &[(String, String, f64)]) {
+        use crate::metrics::{ACTIVE_MODEL, MODEL_LOAD_SECONDS};
+        let mut published = self.inner.published_models.lock().unwrap_or_else(|p| p.into_inner());
+        for (catalog, version, seconds) in loaded {
+            if let Some(previous) = published.get(catalog)
+                && previous != version
+            {
+                metrics::gauge!(ACTIVE_MODEL, "catalog" => catalog.clone(), "version" => previous.clone())
+                    .set(0.0);
+            }
+            metrics::gauge!(ACTIVE_MODEL, "catalog" => catalog.clone(), "version" => version.clone())
+                .set(1.0);
+            metrics::gauge!(MODEL_LOAD_SECONDS, "catalog" => catalog.clone()).set(*seconds);
+            published.insert(catalog.clone(), version.clone());
+        }
+    }
+
+    /// Runs a blocking service call on tokio's blocking pool, so the async workers never wait on
+    /// SQLite, the disk or a scoring batch. A panic inside becomes a 500 problem.
+    pub async fn run<T, F>(&self, call: F) -> crate::error::ApiResult<T>
+    where
+        F: FnOnce(&encore_service::Encore) -> Result<T, encore_service::Error> + Send + 'static,
+        T: Send + 'static,
+    {
+        let service = Arc::clone(&self.inner.service);
+        match tokio::task::spawn_blocking(move || call(&service)).await {
+            Ok(result) => result.map_err(crate::error::ApiError::from),
+            Err(join_error) => Err(crate::error::ApiError::internal(format_args!(
+                "service call failed: {join_error}"
+            ))),
+        }
+    }
+}
