@@ -20,6 +20,14 @@ pub fn parse_format(text: &str) -> Result<Format, String> {
     text.parse::<Format>().map_err(|e| e.to_string())
 }
 
+/// clap value parser for `--holdout`: a number strictly between 0 and 1.
+pub fn parse_fraction(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(f) if f > 0.0 && f < 1.0 => Ok(f),
+        _ => Err(format!("`{text}` is not a fraction strictly between 0 and 1 (e.g. 0.2)")),
+    }
+}
+
 /// Reads a whole interaction file, with a spinner and a summary note.
 pub fn read_file(path: &Path, options: &ReadOptions, ui: &Ui) -> anyhow::Result<Interactions> {
     let start = Instant::now();

@@ -33,6 +33,8 @@ struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Generate a synthetic interaction file (and optionally item metadata).
+    Generate(commands::generate::Args),
     /// Train models and measure them with exact full-ranking top-K metrics.
     Evaluate(commands::evaluate::Args),
     /// Train one model on an interaction file and save it as a model file.
@@ -68,6 +70,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("cannot start {n} worker threads: {e}"))?;
     }
     match cli.command {
+        Command::Generate(args) => commands::generate::run(args, &Ui::for_terminal(false)),
         Command::Evaluate(args) => {
             let ui = Ui::for_terminal(args.json);
             commands::evaluate::run(args, &ui)

@@ -3,6 +3,7 @@
 
 pub mod evaluate;
 pub mod explain;
+pub mod generate;
 pub mod import;
 pub mod import_items;
 mod query;

@@ -44,7 +44,7 @@ pub struct Args {
 
     /// Also evaluate the spec on a per-user holdout of this share of each user's items and
     /// record the metrics in the model file's header; the saved model is trained on all data.
-    #[arg(long, value_name = "FRACTION")]
+    #[arg(long, value_name = "FRACTION", value_parser = input::parse_fraction)]
     pub holdout: Option<f64>,
 
     /// Cut-off K of the metrics recorded with --holdout.

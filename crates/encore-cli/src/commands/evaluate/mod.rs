@@ -48,7 +48,8 @@ pub struct Args {
 
     /// With --input: the share of each user's items held out for testing (users with at least 5
     /// distinct items hold out this share, rounded half up, at least 1; others stay in train).
-    #[arg(long, value_name = "FRACTION", default_value_t = 0.2, conflicts_with = "train")]
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.2, conflicts_with = "train",
+          value_parser = input::parse_fraction)]
     pub holdout: f64,
 
     #[arg(long = "model", value_name = "SPEC", long_help = format!(
