@@ -158,6 +158,11 @@ impl LoadedModel {
         })
     }
 
+    /// The cached candidates of model user `row`, if already computed.
+    pub fn cached_candidates(&self, row: u32) -> Option<&[ScoredItem]> {
+        self.candidates[row as usize].get().map(|b| &**b)
+    }
+
     fn compute_candidates(&self, row: u32, scratch: &mut Vec<f32>) -> Box<[ScoredItem]> {
         let train = self.artifact.train.row(row as usize);
         let query = Query { user: Some(row), items: train.indices, weights: train.values };

@@ -226,9 +226,16 @@ impl Encore {
         exclude_seen: bool,
     ) -> Vec<ScoredItem> {
         if exclude_seen && n <= model.candidates_len {
-            let cached = SCRATCH.with(|s| model.candidates(row, &mut s.borrow_mut()).to_vec());
+            // Unfiltered: compute and keep the user's list if the background pass has not yet.
+            // Filtered: use the list only if it exists, since it may not hold `n` passing items.
+            let cached = match filter {
+                None => SCRATCH.with(|s| model.candidates(row, &mut s.borrow_mut()).to_vec()),
+                Some(_) => {
+                    model.cached_candidates(row).map(<[ScoredItem]>::to_vec).unwrap_or_default()
+                }
+            };
             // A list shorter than its nominal length holds every eligible item.
-            let complete = cached.len() < model.candidates_len;
+            let complete = !cached.is_empty() && cached.len() < model.candidates_len;
             if filter.is_none() {
                 return cached.into_iter().take(n).collect();
             }
