@@ -102,10 +102,16 @@ fn two_values(v: &mut [f32], a: usize, b: usize) -> (&mut f32, &mut f32) {
 }
 
 /// Splits `v` at the given row boundaries (`bounds[0] = 0`, last = rows) into mutable chunks.
-fn split_rows<'a>(mut v: &'a mut [f32], bounds: &[usize], k: usize) -> Vec<&'a mut [f32]> {
+fn split_rows<'a>(v: &'a mut [f32], bounds: &[usize], k: usize) -> Vec<&'a mut [f32]> {
+    let scaled: Vec<usize> = bounds.iter().map(|&b| b * k).collect();
+    split_mut(v, &scaled)
+}
+
+/// Splits `v` into the chunks `bounds[b]..bounds[b + 1]` (`bounds[0] = 0`, last = `v.len()`).
+fn split_mut<'a, T>(mut v: &'a mut [T], bounds: &[usize]) -> Vec<&'a mut [T]> {
     let mut out = Vec::with_capacity(bounds.len() - 1);
     for w in bounds.windows(2) {
-        let (head, tail) = v.split_at_mut((w[1] - w[0]) * k);
+        let (head, tail) = v.split_at_mut(w[1] - w[0]);
         out.push(head);
         v = tail;
     }
@@ -187,10 +193,6 @@ pub(super) fn train(
         .collect();
     user_bounds[0] = 0;
     user_bounds[STRATA] = nu;
-    let mut user_block = vec![0u8; nu];
-    for b in 0..STRATA {
-        user_block[user_bounds[b]..user_bounds[b + 1]].fill(b as u8);
-    }
     // Item blocks: equal-size ranges of positions in the epoch's permutation.
     let item_bounds: Vec<usize> = (0..=STRATA).map(|b| ni * b / STRATA).collect();
     let mut pos_block = vec![0u8; ni];
@@ -226,27 +228,45 @@ pub(super) fn train(
                 *b = bias[i];
             },
         );
-        // Counting sort of the interactions into the S × S strata.
-        bucket_start.fill(0);
-        for u in 0..nu {
-            let ub = user_block[u] as usize * STRATA;
-            for &i in m.row(u).indices {
-                bucket_start[ub + pos_block[pos[i as usize] as usize] as usize + 1] += 1;
+        // Counting sort of the interactions into the S × S strata (bucket `b·S + ib`). The
+        // buckets of user block `b` are contiguous, so each user block fills its own region.
+        let counts: Vec<[usize; STRATA]> = (0..STRATA)
+            .into_par_iter()
+            .map(|b| {
+                let mut c = [0usize; STRATA];
+                for u in user_bounds[b]..user_bounds[b + 1] {
+                    for &i in m.row(u).indices {
+                        c[pos_block[pos[i as usize] as usize] as usize] += 1;
+                    }
+                }
+                c
+            })
+            .collect();
+        bucket_start[0] = 0;
+        for (b, c) in counts.iter().enumerate() {
+            for (ib, &n) in c.iter().enumerate() {
+                bucket_start[b * STRATA + ib + 1] = bucket_start[b * STRATA + ib] + n;
             }
         }
-        for b in 0..STRATA * STRATA {
-            bucket_start[b + 1] += bucket_start[b];
-        }
-        let mut next = bucket_start.clone();
-        for u in 0..nu {
-            let ub = user_block[u] as usize * STRATA;
-            for &i in m.row(u).indices {
-                let p = pos[i as usize];
-                let slot = &mut next[ub + pos_block[p as usize] as usize];
-                bucket_users[*slot] = u as u32;
-                bucket_items[*slot] = p;
-                *slot += 1;
-            }
+        {
+            let region_bounds: Vec<usize> =
+                (0..=STRATA).map(|b| bucket_start[b * STRATA]).collect();
+            let user_regions = split_mut(&mut bucket_users, &region_bounds);
+            let item_regions = split_mut(&mut bucket_items, &region_bounds);
+            user_regions.into_par_iter().zip(item_regions).enumerate().for_each(|(b, (bu, bi))| {
+                let base = bucket_start[b * STRATA];
+                let mut next: Vec<usize> =
+                    (0..STRATA).map(|ib| bucket_start[b * STRATA + ib] - base).collect();
+                for u in user_bounds[b]..user_bounds[b + 1] {
+                    for &i in m.row(u).indices {
+                        let p = pos[i as usize];
+                        let slot = &mut next[pos_block[p as usize] as usize];
+                        bu[*slot] = u as u32;
+                        bi[*slot] = p;
+                        *slot += 1;
+                    }
+                }
+            });
         }
 
         let (mut loss, mut steps) = (0f64, 0u64);
