@@ -41,7 +41,7 @@ for target in "${targets[@]}"; do
     exit 1
   fi
   execs="$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' || echo '?')"
-  cov="$(grep -Eo '#[0-9]+ *DONE *cov: [0-9]+' "$log" | grep -Eo 'cov: [0-9]+' || echo 'cov: ?')"
+  cov="$(grep -Eo '#[0-9]+[[:space:]]+DONE[[:space:]]+cov: [0-9]+' "$log" | grep -Eo 'cov: [0-9]+' || echo 'cov: ?')"
   echo "== $target: ok, $execs executions, $cov"
   rm -f "$log"
 done

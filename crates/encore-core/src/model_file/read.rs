@@ -18,7 +18,7 @@ use super::layout::{
     TRAILER_LEN, align_up, decode_vec, le_u32,
 };
 use super::{FORMAT_VERSION, ModelArtifact, ModelHeader, names};
-use crate::buffer::{ArraySet, Buffer};
+use crate::buffer::{ArrayRef, ArraySet, Buffer};
 use crate::ids::IdMap;
 use crate::matrix::InteractionMatrix;
 use crate::models::Model;
@@ -268,6 +268,7 @@ pub(super) fn parse(
     let model = Model::from_parts(header.algorithm, &header.params, &mut arrays)
         .map_err(|e| fail(path, format!("corrupted: {} model: {e}", header.algorithm)))?;
 
+    check_per_user_rows(&model, users.len(), items.len(), path)?;
     let consistency = [
         ("users", header.n_users, users.len()),
         ("items", header.n_items, items.len()),
@@ -340,4 +341,36 @@ fn read_ids(sections: &Sections<'_>, prefix: &str) -> Result<IdMap> {
         return Err(bad("more than 2^32 ids"));
     }
     IdMap::from_ids(ids).map_err(|e| bad(&e.to_string()))
+}
+
+/// Factor models store `user_factors` and `item_factors` with the same number of factors per row;
+/// `Model::from_parts` checks each array on its own, this checks that they have one row per user
+/// and per item of the id maps, so that a stored user never reads another user's factors.
+fn check_per_user_rows(model: &Model, n_users: usize, n_items: usize, path: &Path) -> Result<()> {
+    let arrays = model.arrays();
+    let len = |name: &str| {
+        arrays.iter().find(|(n, _)| *n == name).map(|(_, a)| match a {
+            ArrayRef::F32(v) => v.len(),
+            ArrayRef::U32(v) => v.len(),
+            ArrayRef::U64(v) => v.len(),
+        })
+    };
+    let (Some(user_len), Some(item_len)) = (len("user_factors"), len("item_factors")) else {
+        return Ok(());
+    };
+    // user_len / n_users == item_len / n_items, without dividing by zero.
+    let consistent = (user_len as u128) * (n_items as u128)
+        == (item_len as u128) * (n_users as u128)
+        && (n_users == 0) == (user_len == 0)
+        && (n_items == 0) == (item_len == 0);
+    if !consistent {
+        return Err(fail(
+            path,
+            format!(
+                "corrupted: {user_len} user factors and {item_len} item factors do not fit \
+                 {n_users} users and {n_items} items"
+            ),
+        ));
+    }
+    Ok(())
 }
