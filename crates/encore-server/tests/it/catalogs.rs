@@ -1,0 +1,49 @@
+//! `/v1/catalogs`.
+
+use serde_json::json;
+
+use crate::common::TestApp;
+
+#[tokio::test]
+async fn create_list_get_delete() {
+    let app = TestApp::new();
+    let created = app.post("/v1/catalogs", json!({"name": "music"})).await;
+    assert_eq!(created.ok(201)["name"], "music");
+    app.post("/v1/catalogs", json!({"name": "films"})).await.ok(201);
+
+    let list = app.get("/v1/catalogs").await;
+    let names: Vec<&str> = list.ok(200)["catalogs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&"music") && names.contains(&"films"), "{names:?}");
+
+    app.post("/v1/catalogs/music/events", json!({ "events": crate::common::music_events() }))
+        .await
+        .ok(200);
+    let music = app.get("/v1/catalogs/music").await;
+    let body = music.ok(200);
+    assert_eq!(body["users"], 40, "{body}");
+    assert!(body["events"].as_u64().unwrap() >= 200, "{body}");
+    assert!(body["active_model"].is_null());
+
+    assert_eq!(app.delete("/v1/catalogs/films").await.status, 204);
+    app.get("/v1/catalogs/films").await.assert_problem(404, "catalog_not_found");
+    app.delete("/v1/catalogs/films").await.assert_problem(404, "catalog_not_found");
+}
+
+#[tokio::test]
+async fn a_single_catalog_is_the_default_of_the_simple_contract() {
+    let app = TestApp::seeded_with_model("music").await;
+    let reply = app.post("/recommend", json!({"user_id": "r1"})).await;
+    assert_eq!(reply.ok(200)["catalog"], "music");
+    // With two catalogs, `/recommend` must be told which one.
+    app.post("/v1/catalogs", json!({"name": "films"})).await.ok(201);
+    let reply = app.post("/recommend", json!({"user_id": "r1"})).await;
+    assert_eq!(reply.status.as_u16(), 400, "{}", reply.body);
+    let reply = app.post("/recommend", json!({"user_id": "r1", "catalog": "music"})).await;
+    reply.ok(200);
+}
