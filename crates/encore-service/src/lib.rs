@@ -11,7 +11,7 @@
 //! ## What is kept where
 //!
 //! - Persistence is an `Arc<dyn encore_store::Store>` (SQLite by default).
-//! - Per catalog, an in-memory index ([`catalog_data`](crate) internals): every item with its
+//! - Per catalog, an in-memory index: every item with its
 //!   metadata and filter keys, every user's full history, item popularity. It is built from the
 //!   store when the service opens and kept in step by every write, so recommending never reads
 //!   the database.

@@ -203,3 +203,59 @@ impl LoadedModel {
         if n == 0 { 1.0 } else { self.computed.load(Ordering::Relaxed) as f64 / n as f64 }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use encore_core::ids::IdMap;
+    use encore_core::matrix::InteractionMatrix;
+    use encore_core::models::{FitOptions, Model, popularity};
+
+    /// Three users, four items; model items are in a different order than catalog items.
+    fn loaded(candidates_len: usize) -> LoadedModel {
+        let users = IdMap::from_ids(["a", "b", "c"]).unwrap();
+        let items = IdMap::from_ids(["x", "y", "z", "w"]).unwrap();
+        let m = InteractionMatrix::from_triplets(
+            3,
+            4,
+            &[0, 0, 1, 1, 2, 2, 2],
+            &[0, 1, 1, 2, 1, 2, 3],
+            &[1.0; 7],
+        )
+        .unwrap();
+        let cfg = popularity::PopularityConfig::default();
+        let model = popularity::PopularityModel::fit(&cfg, &m, &FitOptions::default()).unwrap();
+        let artifact = ModelArtifact::new(Model::Popularity(model), users, items, m, None);
+        // Catalog order: w, z, y, x, then an item the model does not know.
+        LoadedModel::new(1, 10, BTreeMap::new(), artifact, vec![3, 2, 1, 0], 5, candidates_len, 0.0)
+    }
+
+    #[test]
+    fn maps_catalog_histories_to_sorted_model_indices() {
+        let l = loaded(2);
+        assert_eq!(l.model_item(0), Some(3));
+        assert_eq!(l.model_item(4), None);
+        let (items, weights) = l.map_history(&[0, 1, 3, 4], &[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(items, vec![0, 2, 3]);
+        assert_eq!(weights, vec![3.0, 2.0, 1.0]);
+    }
+
+    #[test]
+    fn candidates_exclude_seen_items_and_survive_erasure_of_others() {
+        let l = loaded(2);
+        let mut scratch = Vec::new();
+        // Popularity: y (3 users) > z (2) > x = w (1); user a has x and y.
+        let a: Vec<u32> = l.candidates(0, &mut scratch).iter().map(|s| s.item).collect();
+        assert_eq!(a, vec![2, 3]);
+        l.precompute_all();
+        assert_eq!(l.precomputed_fraction(), 1.0);
+        let c_before = l.cached_candidates(2).unwrap().to_vec();
+        let mut artifact = l.artifact.clone();
+        assert!(artifact.remove_user("b"));
+        let next = l.without_user(artifact, 1);
+        assert_eq!(next.artifact.users.len(), 2);
+        assert_eq!(next.cached_candidates(0).unwrap(), l.cached_candidates(0).unwrap());
+        assert_eq!(next.cached_candidates(1).unwrap(), &c_before[..], "row 2 moved to row 1");
+        assert_eq!(next.precomputed_fraction(), 1.0);
+    }
+}

@@ -163,7 +163,12 @@ impl Encore {
         };
         if let Some(row) = row {
             let train = model.artifact.train.row(row as usize);
-            let hist = (train.indices.to_vec(), train.values.to_vec());
+            // The query is kept only to explain; the hot path (no explain) copies nothing.
+            let hist = if req.explain.unwrap_or(false) {
+                (train.indices.to_vec(), train.values.to_vec())
+            } else {
+                (Vec::new(), Vec::new())
+            };
             let items =
                 self.model_user_top(state, model, row, req.filter.as_ref(), n, exclude_seen);
             return Scored::Model { items, user: Some(row), hist, source: Source::Model };
