@@ -456,7 +456,17 @@ impl Inner {
         {
             let _files = state.model_files.lock().unwrap_or_else(|p| p.into_inner());
             if state.model.load().is_none() {
-                self.load_and_swap(&state, &record)?;
+                // A model file that cannot be loaded must not take the catalog (or the whole
+                // service, at start-up) down: the catalog answers 503 and is reported not ready
+                // until another version is activated.
+                if let Err(e) = self.load_and_swap(&state, &record) {
+                    tracing::error!(
+                        catalog = name,
+                        model = %record.version_label(),
+                        error = %e,
+                        "the active model could not be loaded"
+                    );
+                }
             }
         }
         Ok(state)

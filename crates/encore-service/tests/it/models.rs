@@ -175,3 +175,27 @@ fn a_restart_keeps_the_active_model_and_the_histories() {
     let stranger = RecommendRequest { user_id: Some("nobody".into()), ..Default::default() };
     assert_eq!(svc.recommend("music", &stranger).unwrap().source, Source::Popular);
 }
+
+#[test]
+fn a_corrupted_active_model_file_leaves_the_service_up_but_not_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let svc = trained(dir.path());
+        train(&svc, "music", &ials(ActivatePolicy::Never, None));
+    }
+    let path = dir.path().join("models/music/v1.enc");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&path, bytes).unwrap();
+
+    let svc = open(dir.path());
+    assert!(!svc.readiness().ready);
+    let req = RecommendRequest { user_id: Some("u1".into()), ..Default::default() };
+    assert_eq!(svc.recommend("music", &req).unwrap_err().class(), ErrorClass::Unavailable);
+    // Activating the damaged version again fails cleanly and changes nothing.
+    assert_eq!(svc.activate_model("music", "v1").unwrap_err().class(), ErrorClass::Internal);
+    svc.activate_model("music", "v2").unwrap();
+    assert!(svc.readiness().ready);
+    assert_eq!(svc.recommend("music", &req).unwrap().model_version, "v2");
+}
