@@ -49,6 +49,10 @@ enum Command {
     Import(commands::import::Args),
     /// Load item metadata (titles, kinds, tags) into a catalog of a data directory.
     ImportItems(commands::import_items::Args),
+    /// Serve the HTTP API over a data directory.
+    Serve(commands::serve::Args),
+    /// Quick start: generate a synthetic music catalog, train a model and serve it.
+    Demo(commands::demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -87,6 +91,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             commands::import::run(args, &ui)
         }
         Command::ImportItems(args) => commands::import_items::run(args),
+        Command::Serve(args) => commands::serve::run(args),
+        Command::Demo(args) => commands::demo::run(args),
     }
 }
 

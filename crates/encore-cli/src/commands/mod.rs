@@ -1,6 +1,7 @@
 //! One module per subcommand: an `Args` struct (its doc comments are the `--help` text) and a
 //! `run` function.
 
+pub mod demo;
 pub mod evaluate;
 pub mod explain;
 pub mod generate;
@@ -8,6 +9,7 @@ pub mod import;
 pub mod import_items;
 mod query;
 pub mod recommend;
+pub mod serve;
 pub mod similar;
 mod specs;
 pub mod train;
