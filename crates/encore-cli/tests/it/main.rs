@@ -6,3 +6,4 @@ mod errors;
 mod evaluate;
 mod parity;
 mod pipeline;
+mod server_process;

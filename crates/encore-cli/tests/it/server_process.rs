@@ -1,0 +1,423 @@
+//! The real `encore serve` process over TCP: every route and error status through the network,
+//! the model swap under concurrent requests, durability across `kill -9`, graceful shutdown on
+//! SIGTERM, erasure, JSON logs. Each test starts its own server on a free loopback port with a
+//! temporary data directory. (Route-by-route behaviour is tested in-process in encore-server.)
+
+use std::io::{BufRead, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::blocking::{Client, Response};
+use serde_json::{Value, json};
+
+/// A running `encore serve`; killed when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    data_dir: PathBuf,
+    stderr_log: PathBuf,
+    client: Client,
+}
+
+impl Server {
+    /// Starts `encore serve` on a free port over `data_dir` and waits until it answers.
+    fn start(data_dir: &Path) -> Server {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let stderr_log = data_dir.with_extension(format!("{port}.log"));
+        let log = std::fs::File::create(&stderr_log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_encore"))
+            .args([
+                "serve",
+                "--data-dir",
+                data_dir.to_str().unwrap(),
+                "--listen",
+                &addr.to_string(),
+            ])
+            .args(["--log-format", "json", "--max-body-bytes", "1000000"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("encore serve starts");
+        let client = Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+        let server = Server { child, addr, data_dir: data_dir.to_path_buf(), stderr_log, client };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = server.client.get(server.url("/healthz")).send()
+                && r.status() == 200
+            {
+                return server;
+            }
+            assert!(Instant::now() < deadline, "server did not start: {}", server.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr_log).unwrap_or_default()
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        reply(self.client.get(self.url(path)).send().expect("GET"))
+    }
+
+    fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        reply(self.client.post(self.url(path)).json(&body).send().expect("POST"))
+    }
+
+    fn delete(&self, path: &str) -> (u16, Value) {
+        reply(self.client.delete(self.url(path)).send().expect("DELETE"))
+    }
+
+    /// Creates `catalog` with clustered events (60 users `u0..u59`, 48 items `i0..i47`).
+    fn seed(&self, catalog: &str) {
+        assert_eq!(self.post("/v1/catalogs", json!({"name": catalog})).0, 201);
+        let mut events = Vec::new();
+        for user in 0..60u32 {
+            let group = user / 15;
+            for k in 0..8u32 {
+                let item = group * 12 + (user * 7 + k * 5) % 12;
+                events.push(json!({"user_id": format!("u{user}"), "item_id": format!("i{item}"),
+                                   "weight": 1 + (user + k) % 5}));
+            }
+        }
+        let (status, body) =
+            self.post(&format!("/v1/catalogs/{catalog}/events"), json!({"events": events}));
+        assert_eq!(status, 200, "{body}");
+    }
+
+    /// Trains through the API and waits; returns the version.
+    fn train(&self, catalog: &str, model: &str, params: Value, activate: &str) -> String {
+        let (status, body) = self.post(
+            &format!("/v1/catalogs/{catalog}/models"),
+            json!({"model": model, "params": params, "activate": activate}),
+        );
+        assert_eq!(status, 202, "{body}");
+        let job = body["job_id"].as_u64().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let (_, info) = self.get(&format!("/v1/jobs/{job}"));
+            match info["state"].as_str().unwrap() {
+                "succeeded" => return info["model_version"].as_str().unwrap().to_string(),
+                "failed" | "cancelled" => panic!("training failed: {info}"),
+                _ => {}
+            }
+            assert!(Instant::now() < deadline, "training did not finish: {info}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn reply(response: Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let problem = response
+        .headers()
+        .get("content-type")
+        .is_some_and(|v| v.to_str().unwrap_or("").starts_with("application/problem+json"));
+    let text = response.text().unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    if status >= 400 {
+        assert!(problem, "error {status} is not problem+json: {body}");
+    }
+    (status, body)
+}
+
+#[test]
+fn every_route_and_error_status_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    assert_eq!(server.get("/healthz").0, 200);
+    server.seed("music");
+    // 503 before any model is active, for both recommendation routes.
+    let (status, body) = server.post("/recommend", json!({"user_id": "u1"}));
+    assert_eq!((status, body["code"].as_str()), (503, Some("no_active_model")));
+    let version = server.train("music", "ials", json!({"factors": 8, "iterations": 4}), "always");
+    assert_eq!(server.get("/readyz").0, 200);
+
+    let (status, body) = server.post("/recommend", json!({"user_id": "u1", "n": 3}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["model_version"], version.as_str());
+    assert_eq!(body["recommendations"].as_array().unwrap().len(), 3);
+    let (status, body) = server.post(
+        "/v1/catalogs/music/recommend",
+        json!({"history": [{"item_id": "i1"}, {"item_id": "i2"}], "n": 2, "explain": true}),
+    );
+    assert_eq!((status, body["source"].as_str()), (200, Some("history")), "{body}");
+    assert_eq!(server.get("/v1/catalogs/music/items/i1/similar?n=4").0, 200);
+    let (status, _) = server
+        .post("/v1/catalogs/music/items", json!({"items": [{"item_id": "i1", "title": "One"}]}));
+    assert_eq!(status, 200);
+    let put = server
+        .client
+        .put(server.url("/v1/catalogs/music/items/i2"))
+        .json(&json!({"title": "Two", "kind": "track"}))
+        .send()
+        .unwrap();
+    assert_eq!(reply(put).0, 200);
+    assert_eq!(server.get("/v1/catalogs/music/items/i1").1["title"], "One");
+    assert_eq!(server.delete("/v1/catalogs/music/items/i2").0, 204);
+    assert_eq!(server.get("/v1/catalogs").0, 200);
+    assert_eq!(server.get("/v1/catalogs/music").1["active_model"], version.as_str());
+    assert_eq!(server.get("/v1/catalogs/music/users/u3").0, 200);
+    assert_eq!(server.get("/v1/catalogs/music/models").0, 200);
+    let (status, _) =
+        server.post(&format!("/v1/catalogs/music/models/{version}/activate"), json!({}));
+    assert_eq!(status, 200);
+    let (status, metrics) = server.get("/metrics");
+    assert_eq!(status, 200);
+    assert!(metrics.as_str().unwrap().contains("encore_http_requests_total"));
+    assert_eq!(server.get("/openapi.json").1["openapi"].as_str().map(|v| &v[..3]), Some("3.1"));
+    assert_eq!(server.client.get(server.url("/docs/")).send().unwrap().status(), 200);
+
+    // Error statuses through the network.
+    let raw = |body: &str, content_type: &str| {
+        let r = server
+            .client
+            .post(server.url("/v1/catalogs"))
+            .header("content-type", content_type)
+            .body(body.to_string())
+            .send()
+            .unwrap();
+        reply(r)
+    };
+    assert_eq!(raw("{\"name\": ", "application/json").1["code"], "malformed_json");
+    assert_eq!(raw("{\"name\": 5}", "application/json").1["code"], "invalid_field");
+    assert_eq!(raw("{\"name\": \"x\"}", "text/plain").0, 415);
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(2_000_000));
+    let (status, body) = raw(&big, "application/json");
+    assert_eq!(status, 413, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("1000000"), "{body}");
+    assert_eq!(server.get("/v1/catalogs/films").0, 404);
+    assert_eq!(server.get("/v1/catalogs/music/items/nope").0, 404);
+    assert_eq!(server.get("/v1/jobs/12345").0, 404);
+    assert_eq!(server.get("/nowhere").0, 404);
+    assert_eq!(reply(server.client.patch(server.url("/v1/catalogs")).send().unwrap()).0, 405);
+    assert_eq!(server.post("/v1/catalogs", json!({"name": "music"})).0, 409);
+    // An item with metadata but no events cannot have similar items yet: 422.
+    server.post("/v1/catalogs/music/items", json!({"items": [{"item_id": "brand-new"}]}));
+    assert_eq!(server.get("/v1/catalogs/music/items/brand-new/similar").0, 422);
+    let (status, body) = server
+        .post("/v1/catalogs/music/events", json!({"events": [{"user_id": "", "item_id": "x"}]}));
+    assert_eq!((status, body["errors"][0]["index"].as_u64()), (400, Some(0)), "{body}");
+    assert_eq!(server.delete("/v1/catalogs/music").0, 204);
+}
+
+#[test]
+fn model_swap_under_concurrent_requests_fails_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    server.seed("music");
+    let v1 = server.train("music", "ials", json!({"factors": 8, "iterations": 3}), "always");
+    let v2 = server.train("music", "itemknn", json!({}), "always");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let ok = Arc::new(AtomicU64::new(0));
+    let url = server.url("/recommend");
+    let workers: Vec<_> = (0..4)
+        .map(|t| {
+            let (stop, ok, url) = (stop.clone(), ok.clone(), url.clone());
+            std::thread::spawn(move || {
+                let client = Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+                let mut versions = std::collections::BTreeSet::new();
+                let mut failures = Vec::new();
+                let mut i = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    let user = format!("u{}", (t * 13 + i) % 60);
+                    i += 1;
+                    match client.post(&url).json(&json!({"user_id": user})).send() {
+                        Ok(r) if r.status() == 200 => {
+                            let body: Value = r.json().unwrap();
+                            assert_eq!(body["recommendations"].as_array().unwrap().len(), 10);
+                            versions.insert(body["model_version"].as_str().unwrap().to_string());
+                            ok.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(r) => failures.push(format!(
+                            "{} {}",
+                            r.status(),
+                            r.text().unwrap_or_default()
+                        )),
+                        Err(e) => failures.push(e.to_string()),
+                    }
+                }
+                (versions, failures)
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(4);
+    let mut activations = 0;
+    while Instant::now() < deadline {
+        for version in [&v1, &v2] {
+            let (status, body) =
+                server.post(&format!("/v1/catalogs/music/models/{version}/activate"), json!({}));
+            assert_eq!(status, 200, "{body}");
+            activations += 1;
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut seen = std::collections::BTreeSet::new();
+    for worker in workers {
+        let (versions, failures) = worker.join().unwrap();
+        assert!(failures.is_empty(), "failed requests during swaps: {failures:?}");
+        seen.extend(versions);
+    }
+    assert!(ok.load(Ordering::Relaxed) > 100, "too few requests: {}", ok.load(Ordering::Relaxed));
+    assert!(activations >= 20);
+    assert!(seen.contains(&v1) && seen.contains(&v2), "both versions answered: {seen:?}");
+}
+
+#[test]
+fn acknowledged_events_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = Server::start(&data);
+    assert_eq!(server.post("/v1/catalogs", json!({"name": "music"})).0, 201);
+
+    // One writer posts batches as fast as it can; every acknowledged batch is remembered.
+    let url = server.url("/v1/catalogs/music/events");
+    let writer = std::thread::spawn(move || {
+        let client = Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+        let mut acknowledged = Vec::new();
+        for batch in 0u32.. {
+            let events: Vec<Value> = (0..50)
+                .map(|k| json!({"user_id": format!("w{batch}"), "item_id": format!("i{k}")}))
+                .collect();
+            match client.post(&url).json(&json!({"events": events})).send() {
+                Ok(r) if r.status() == 200 => acknowledged.push(batch),
+                _ => return acknowledged, // the server died mid-request: not acknowledged
+            }
+        }
+        unreachable!()
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    let acknowledged = writer.join().unwrap();
+    assert!(acknowledged.len() >= 3, "too few batches before the kill: {}", acknowledged.len());
+    drop(server);
+
+    let server = Server::start(&data);
+    let (status, catalog) = server.get("/v1/catalogs/music");
+    assert_eq!(status, 200);
+    assert!(catalog["events"].as_u64().unwrap() >= 50 * acknowledged.len() as u64, "{catalog}");
+    for batch in &acknowledged {
+        let (status, user) = server.get(&format!("/v1/catalogs/music/users/w{batch}"));
+        assert_eq!(status, 200, "acknowledged batch {batch} lost: {user}");
+        assert_eq!(user["events"].as_array().unwrap().len(), 50, "batch {batch} partial");
+    }
+    assert_eq!(server.get("/readyz").0, 200);
+}
+
+#[test]
+fn sigterm_lets_in_flight_requests_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&dir.path().join("data"));
+    assert_eq!(server.post("/v1/catalogs", json!({"name": "music"})).0, 201);
+    // A request is in flight when SIGTERM arrives: its headers and half its body are sent, the
+    // rest comes after the signal. Graceful shutdown must still answer it.
+    let events: Vec<Value> = (0..2_000)
+        .map(|k| json!({"user_id": format!("s{}", k % 50), "item_id": format!("i{}", k % 97)}))
+        .collect();
+    let body = json!({"events": events}).to_string();
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "POST /v1/catalogs/music/events HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n",
+        server.addr,
+        body.len()
+    );
+    let (first, rest) = body.as_bytes().split_at(body.len() / 2);
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(first).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let killed = Command::new("kill").args(["-TERM", &server.pid()]).status().unwrap();
+    assert!(killed.success());
+    std::thread::sleep(Duration::from_millis(300));
+    stream.write_all(rest).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "in-flight request was not answered: {response}");
+    assert!(response.contains("\"accepted\":2000"), "{response}");
+    let exit = server.child.wait().unwrap();
+    assert!(exit.success(), "exit status after SIGTERM: {exit:?}\n{}", server.log());
+    // JSON logs: every line is an object, and the shutdown was logged.
+    let log = server.log();
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let value: Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        assert!(value["level"].is_string() && value["timestamp"].is_string(), "{line}");
+    }
+    assert!(log.contains("listening") && log.contains("shutdown requested"), "{log}");
+}
+
+#[test]
+fn erased_user_is_in_no_model_file_and_no_response() {
+    const USER: &str = "erase-me-c0ffee";
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    server.seed("music");
+    let events: Vec<Value> =
+        ["i1", "i2", "i3", "i4"].iter().map(|i| json!({"user_id": USER, "item_id": i})).collect();
+    assert_eq!(server.post("/v1/catalogs/music/events", json!({"events": events})).0, 200);
+    server.train("music", "ials", json!({"factors": 8, "iterations": 3}), "always");
+    server.train("music", "ease", json!({}), "never");
+    let model_files = files_under(&server.data_dir.join("models"));
+    assert!(model_files.iter().any(|f| contains(f, USER)), "precondition: the id is in a model");
+
+    let (status, receipt) = server.delete(&format!("/v1/catalogs/music/users/{USER}"));
+    assert_eq!(status, 200, "{receipt}");
+
+    for file in files_under(&server.data_dir.join("models")) {
+        assert!(!contains(&file, USER), "{} still holds the erased id", file.display());
+    }
+    let (_, rec) = server.post("/recommend", json!({"user_id": USER}));
+    assert_eq!(rec["source"], "popular");
+    for path in ["/v1/catalogs/music", "/v1/catalogs/music/models", "/metrics"] {
+        let (_, body) = server.get(path);
+        assert!(!body.to_string().contains(USER), "{path} mentions the erased user");
+    }
+    assert_eq!(server.get(&format!("/v1/catalogs/music/users/{USER}")).0, 404);
+    // The server's log never printed the id either (ids are not logged at INFO).
+    let log_lines = std::io::BufReader::new(std::fs::File::open(&server.stderr_log).unwrap());
+    for line in log_lines.lines() {
+        assert!(!line.unwrap().contains(USER), "the log mentions the erased user");
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+fn contains(file: &Path, needle: &str) -> bool {
+    std::fs::read(file).unwrap().windows(needle.len()).any(|w| w == needle.as_bytes())
+}
