@@ -5,8 +5,15 @@
 //! constraint stops the trivial solution `B = I`. The optimum is closed-form:
 //!
 //! ```text
-//! P = (XᵀX + λI)⁻¹,   B_ji = −P_ji / P_ii  (j ≠ i),   B_ii = 0
+//! P = (XᵀX + Λ)⁻¹,   B_ji = −P_ji / P_ii  (j ≠ i),   B_ii = 0
 //! ```
+//!
+//! with `Λ = λI` in Steck's original. Encore adds the dropout-derived penalty of EDLAE (Steck
+//! 2020, "Autoencoders that don't overfit towards the identity"): `Λ_ii = λ + p/(1−p)·(XᵀX)_ii`,
+//! the closed form of training the same model on inputs with a fraction `p` of interactions
+//! dropped. It grows with the item's own squared weight, so it adapts to the scale of the
+//! weights and to item popularity, and one setting works on data sets where the best plain λ
+//! differs by an order of magnitude (docs/tuning-models.md).
 //!
 //! A user with history weights `x` scores item `i` as `(xB)_i = Σ_j x_j B_ji`: the sum of the rows
 //! of `B` of the history items, weighted. That needs no per-user parameters, so new users and
@@ -22,7 +29,8 @@
 //! `f32` (`4 n²` bytes), row-major so that the row of a history item is contiguous.
 //!
 //! # Hyperparameters (spec `ease:lambda=…,weighting=…`)
-//! - `lambda` (default 500): the L2 penalty; larger values shrink rarely seen item pairs more.
+//! - `lambda` (default 500): the L2 penalty λ added to every diagonal entry.
+//! - `dropout` (default 0): the EDLAE dropout rate `p` in `[0, 0.95]`; 0 is plain EASE.
 //! - `weighting` (default `log`): how a raw weight `x` enters `X` — `binary` (1 for every
 //!   interaction), `raw` (`x` itself) or `log` (`ln(1 + x)`). Listen counts span five orders of
 //!   magnitude, which a squared loss cannot fit as they are; ratings carry some signal that
@@ -43,6 +51,8 @@ use crate::{Error, Result};
 
 /// Default of `lambda`, chosen on the shared evaluation splits (docs/tuning-models.md).
 pub const DEFAULT_LAMBDA: f64 = 500.0;
+/// Default of `dropout`.
+pub const DEFAULT_DROPOUT: f64 = 0.0;
 /// Default of `weighting`.
 pub const DEFAULT_WEIGHTING: EaseWeighting = EaseWeighting::Log;
 
@@ -64,26 +74,29 @@ pub enum EaseWeighting {
 pub struct EaseConfig {
     /// L2 penalty λ added to the diagonal of the Gram matrix.
     pub lambda: f64,
+    /// EDLAE dropout rate `p`: adds `p/(1−p)·(XᵀX)_ii` to diagonal entry `i`.
+    pub dropout: f64,
     /// Transformation of raw weights (training and scoring).
     pub weighting: EaseWeighting,
 }
 
 impl Default for EaseConfig {
     fn default() -> Self {
-        Self { lambda: DEFAULT_LAMBDA, weighting: DEFAULT_WEIGHTING }
+        Self { lambda: DEFAULT_LAMBDA, dropout: DEFAULT_DROPOUT, weighting: DEFAULT_WEIGHTING }
     }
 }
 
 impl EaseConfig {
-    /// Takes `lambda` and `weighting` from `p`, checking ranges.
+    /// Takes `lambda`, `dropout` and `weighting` from `p`, checking ranges.
     pub fn from_params(p: &mut Params) -> Result<Self> {
         let lambda = p.f64("lambda", DEFAULT_LAMBDA, 0.0, 1e12)?;
+        let dropout = p.f64("dropout", DEFAULT_DROPOUT, 0.0, 0.95)?;
         let weighting = match p.choice("weighting", "log", &["binary", "raw", "log"])?.as_str() {
             "binary" => EaseWeighting::Binary,
             "raw" => EaseWeighting::Raw,
             _ => EaseWeighting::Log,
         };
-        Ok(Self { lambda, weighting })
+        Ok(Self { lambda, dropout, weighting })
     }
 
     /// Bytes training needs at its peak for `n_items` items (two dense `f64` matrices), so that
@@ -141,7 +154,7 @@ impl EaseModel {
         check()?;
 
         let x = matrix.map_values(|v| config.weight(v));
-        let mut gram = gram_plus_lambda(&x, config.lambda);
+        let mut gram = gram_plus_penalty(&x, config.lambda, config.dropout);
         drop(x);
         observer.on_epoch(1, None);
         check()?;
@@ -166,7 +179,7 @@ impl EaseModel {
             )
             .map_err(|e| {
                 Error::InvalidInput(format!(
-                    "EASE: XᵀX + λI is not positive definite ({e}); use a larger lambda"
+                    "EASE: XᵀX + Λ is not positive definite ({e}); use a larger lambda"
                 ))
             })?;
         }
@@ -257,10 +270,12 @@ const GIB: f64 = (1u64 << 30) as f64;
 /// Parallelism degree handed to faer (see the comment where it is used).
 const FAER_PARALLELISM: usize = 8;
 
-/// The dense Gram matrix `XᵀX + λI` (column-major, `f64`). Column `i` gathers, over the users of
+/// The dense Gram matrix plus the penalty, `XᵀX + Λ` with `Λ_ii = λ + p/(1−p)·(XᵀX)_ii`
+/// (column-major, `f64`). Column `i` gathers, over the users of
 /// item `i`, their whole rows: time `Σ_u n_u²`, in parallel over columns, each column summed by
 /// one thread in a fixed order (deterministic).
-fn gram_plus_lambda(x: &InteractionMatrix, lambda: f64) -> Vec<f64> {
+fn gram_plus_penalty(x: &InteractionMatrix, lambda: f64, dropout: f64) -> Vec<f64> {
+    let drop_ratio = dropout / (1.0 - dropout);
     let n = x.n_cols();
     let xt = x.transpose();
     let mut g = vec![0f64; n * n];
@@ -271,7 +286,7 @@ fn gram_plus_lambda(x: &InteractionMatrix, lambda: f64) -> Vec<f64> {
                 col[j as usize] += x_ui * f64::from(x_uj);
             }
         }
-        col[i] += lambda;
+        col[i] += lambda + drop_ratio * col[i];
     });
     g
 }

@@ -56,7 +56,12 @@ fn gauss_jordan_inverse(a: &[Vec<f64>]) -> Vec<Vec<f64>> {
     m.into_iter().map(|r| r[n..].to_vec()).collect()
 }
 
-fn brute_force_b(x: &InteractionMatrix, lambda: f64, weighting: EaseWeighting) -> Vec<Vec<f64>> {
+fn brute_force_b(
+    x: &InteractionMatrix,
+    lambda: f64,
+    dropout: f64,
+    weighting: EaseWeighting,
+) -> Vec<Vec<f64>> {
     let f = |v: f32| match weighting {
         EaseWeighting::Binary => 1.0,
         EaseWeighting::Raw => v as f64,
@@ -73,7 +78,7 @@ fn brute_force_b(x: &InteractionMatrix, lambda: f64, weighting: EaseWeighting) -
         }
     }
     for (i, r) in g.iter_mut().enumerate() {
-        r[i] += lambda;
+        r[i] += lambda + dropout / (1.0 - dropout) * r[i];
     }
     let p = gauss_jordan_inverse(&g);
     (0..n)
@@ -82,17 +87,22 @@ fn brute_force_b(x: &InteractionMatrix, lambda: f64, weighting: EaseWeighting) -
 }
 
 fn fit(x: &InteractionMatrix, lambda: f64, weighting: EaseWeighting) -> EaseModel {
-    EaseModel::fit(&EaseConfig { lambda, weighting }, x, &FitOptions::default()).unwrap()
+    let cfg = EaseConfig { lambda, dropout: 0.0, weighting };
+    EaseModel::fit(&cfg, x, &FitOptions::default()).unwrap()
 }
 
 #[test]
 fn matches_gauss_jordan_solution_and_has_zero_diagonal() {
     let x = random_matrix(40, 12, 0.3, 7);
-    for (lambda, weighting) in
-        [(2.0, EaseWeighting::Binary), (5.0, EaseWeighting::Raw), (0.5, EaseWeighting::Log)]
-    {
-        let model = fit(&x, lambda, weighting);
-        let want = brute_force_b(&x, lambda, weighting);
+    for (lambda, dropout, weighting) in [
+        (2.0, 0.0, EaseWeighting::Binary),
+        (5.0, 0.0, EaseWeighting::Raw),
+        (0.5, 0.0, EaseWeighting::Log),
+        (1.0, 0.3, EaseWeighting::Log),
+    ] {
+        let cfg = EaseConfig { lambda, dropout, weighting };
+        let model = EaseModel::fit(&cfg, &x, &FitOptions::default()).unwrap();
+        let want = brute_force_b(&x, lambda, dropout, weighting);
         for j in 0..12u32 {
             assert_eq!(model.weight(j, j), 0.0);
             for i in 0..12u32 {
@@ -194,12 +204,17 @@ fn training_is_identical_with_one_or_two_threads() {
 fn spec_validation_and_cancellation() {
     let cfg = |s: &str| ModelConfig::from_spec(&ModelSpec::parse(s).unwrap());
     assert_eq!(
-        cfg("ease:lambda=100,weighting=raw").unwrap(),
-        ModelConfig::Ease(EaseConfig { lambda: 100.0, weighting: EaseWeighting::Raw })
+        cfg("ease:lambda=100,weighting=raw,dropout=0.5").unwrap(),
+        ModelConfig::Ease(EaseConfig {
+            lambda: 100.0,
+            dropout: 0.5,
+            weighting: EaseWeighting::Raw
+        })
     );
     assert_eq!(cfg("ease").unwrap(), ModelConfig::Ease(EaseConfig::default()));
     assert!(cfg("ease:lambda=-1").is_err());
     assert!(cfg("ease:lambda=abc").is_err());
+    assert!(cfg("ease:dropout=1").is_err());
     assert!(cfg("ease:weighting=yes").is_err());
     assert!(cfg("ease:binary=true").is_err());
     assert!(cfg("ease:lamda=1").is_err());
