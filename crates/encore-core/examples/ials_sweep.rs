@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p encore-core --example ials_sweep -- \
-//!     [--recs OUT.tsv] [--seeds N] DATA_DIR... -- SPEC...
+//!     [--recs OUT.tsv] [--seeds N] [--epochs] [--train-only] DATA_DIR... -- SPEC...
 //! ```
 //!
 //! Each `DATA_DIR` holds `train.tsv` and `test.tsv` (`user<TAB>item<TAB>weight`, as in
@@ -10,7 +10,8 @@
 //! and every user with a test item gets a full ranking of the training catalogue without their
 //! training items; NDCG@10 and P@10 follow `../shared/eval/PROTOCOL.md`. Output is one
 //! tab-separated line per (data set, spec) with the median over seeds. `--recs` also writes the
-//! top 10 of the last run as `user<TAB>rank<TAB>item` for `eval.py`, to cross-check this harness.
+//! top 10 of the last run as `user<TAB>rank<TAB>item` for `eval.py`, to cross-check this harness;
+//! `--epochs` prints each epoch's time and loss to stderr; `--train-only` skips the evaluation.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -19,6 +20,7 @@ use std::time::Instant;
 use encore_core::ids::IdMap;
 use encore_core::matrix::InteractionMatrix;
 use encore_core::models::{FitOptions, ModelConfig, ModelSpec, Query};
+use encore_core::progress::TrainingObserver;
 use encore_core::topk::top_n;
 
 struct Split {
@@ -114,6 +116,17 @@ fn evaluate(
     Metrics { ndcg: ndcg / n, precision: precision / n }
 }
 
+/// Prints each epoch's duration and loss to stderr (`--epochs`).
+struct EpochLog(std::sync::Mutex<Instant>);
+
+impl TrainingObserver for EpochLog {
+    fn on_epoch(&self, epoch: usize, loss: Option<f64>) {
+        let mut last = self.0.lock().expect("not poisoned");
+        eprintln!("epoch {epoch}: {:.3} s, loss {loss:?}", last.elapsed().as_secs_f64());
+        *last = Instant::now();
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -125,11 +138,15 @@ fn main() -> Result<(), String> {
     let mut specs = vec![];
     let mut recs_path = None;
     let mut seeds = 1u64;
+    let mut log_epochs = false;
+    let mut train_only = false;
     let mut it = args.iter();
     let mut after_sep = false;
     while let Some(a) = it.next() {
         match a.as_str() {
             "--" => after_sep = true,
+            "--epochs" => log_epochs = true,
+            "--train-only" => train_only = true,
             "--recs" => recs_path = it.next().cloned(),
             "--seeds" => seeds = it.next().and_then(|s| s.parse().ok()).ok_or("--seeds N")?,
             _ if after_sep => specs.push(a.clone()),
@@ -149,16 +166,27 @@ fn main() -> Result<(), String> {
             let (mut nd, mut pr, mut secs) = (vec![], vec![], vec![]);
             for seed in 0..seeds {
                 let t = Instant::now();
-                let opts = FitOptions { seed: 42 + seed, ..FitOptions::default() };
+                let log = EpochLog(std::sync::Mutex::new(Instant::now()));
+                let mut opts = FitOptions { seed: 42 + seed, ..FitOptions::default() };
+                if log_epochs {
+                    opts.observer = &log;
+                }
                 let model = cfg.fit(&split.train, &opts).map_err(|e| e.to_string())?;
                 secs.push(t.elapsed().as_secs_f64());
                 let mut file = match (&recs_path, seed + 1 == seeds) {
                     (Some(p), true) => Some(std::fs::File::create(p).map_err(|e| e.to_string())?),
                     _ => None,
                 };
+                if train_only {
+                    continue;
+                }
                 let m = evaluate(&split, &model, file.as_mut().map(|f| f as &mut dyn Write));
                 nd.push(m.ndcg);
                 pr.push(m.precision);
+            }
+            if train_only {
+                println!("{name}\t{spec}\t-\t-\t{:.2}", median(secs));
+                continue;
             }
             println!("{name}\t{spec}\t{:.4}\t{:.4}\t{:.2}", median(nd), median(pr), median(secs));
         }

@@ -7,28 +7,97 @@
 //! `target-cpu` flags (see `../shared/docs/STACK.md` §3(b)); their summation order depends only on
 //! the length, so results are bit-identical whatever the thread count.
 //!
+//! Compiled for the baseline x86-64 target, those loops only get 128-bit SSE. [`run_simd`] runs a
+//! kernel inside a function compiled for AVX2 (when the CPU has it, detected at run time through
+//! `pulp`, which faer already uses): the kernels here are `#[inline(always)]`, so a hot loop that
+//! calls them from inside a [`SimdKernel`] is vectorised 256 bits wide. Multiplications and additions
+//! are never fused or reordered (no fast-math), so the results are the same on both paths.
+//!
 //! [`gram`] (`YᵀY`) goes through faer's matrix product, which is 5–10× faster than hand-written
 //! loops, and sums fixed-size row blocks in a fixed order so that it, too, is deterministic.
 
 use rayon::prelude::*;
 
-/// Number of independent accumulators in [`dot`]: enough to hide the add latency and to fill
-/// two 256-bit or one 512-bit register per step.
-const LANES: usize = 16;
+/// A unit of work that [`run_simd`] compiles for the best instruction set of the CPU.
+///
+/// Implementations must mark [`SimdKernel::run`] `#[inline(always)]`: only code inlined into the
+/// dispatching function is compiled with the wider instruction set (a closure would not be
+/// inlined reliably, which is why this is a trait).
+pub trait SimdKernel {
+    /// What the work returns.
+    type Output;
+    /// Does the work.
+    fn run(self) -> Self::Output;
+}
+
+struct Dispatch<K>(K);
+
+impl<K: SimdKernel> pulp::WithSimd for Dispatch<K> {
+    type Output = K::Output;
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> K::Output {
+        self.0.run()
+    }
+}
+
+/// Runs `kernel` compiled with AVX2 when the CPU has it (else the baseline). Call it around a
+/// whole loop, not around each small kernel: the dispatch costs a feature check and a call.
+#[inline]
+pub fn run_simd<K: SimdKernel>(kernel: K) -> K::Output {
+    pulp::Arch::new().dispatch(Dispatch(kernel))
+}
+
+/// `out[i] = rows[i]ᵀ x` for every row of the row-major matrix `rows` (`k = x.len()` columns).
+pub fn dot_rows(rows: &[f32], x: &[f32], out: &mut [f32]) {
+    struct DotRows<'a> {
+        rows: &'a [f32],
+        x: &'a [f32],
+        out: &'a mut [f32],
+    }
+    impl SimdKernel for DotRows<'_> {
+        type Output = ();
+        #[inline(always)]
+        fn run(self) {
+            for (o, row) in self.out.iter_mut().zip(self.rows.chunks_exact(self.x.len())) {
+                *o = dot(row, self.x);
+            }
+        }
+    }
+    if x.is_empty() {
+        out.fill(0.0);
+        return;
+    }
+    run_simd(DotRows { rows, x, out });
+}
+
+/// Width of one accumulator block in [`dot`]: one 256-bit register of `f32`.
+const LANES: usize = 8;
 
 /// `Σ a[i]·b[i]` over the common length of `a` and `b`.
-#[inline]
+///
+/// Two independent blocks of 8 accumulators (16 values per step) hide the addition latency; the
+/// blocks and lanes are summed in a fixed order, so the result depends only on the inputs.
+#[inline(always)]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0f32; LANES];
-    let (ac, bc) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let (ar, br) = (ac.remainder(), bc.remainder());
-    for (x, y) in ac.zip(bc) {
+    let mut even = [0f32; LANES];
+    let mut odd = [0f32; LANES];
+    // Fixed-size chunks: the compiler sees whole registers, without bounds checks.
+    let (ac, ar) = a.as_chunks::<{ 2 * LANES }>();
+    let (bc, br) = b.as_chunks::<{ 2 * LANES }>();
+    for (x, y) in ac.iter().zip(bc) {
         for l in 0..LANES {
-            acc[l] += x[l] * y[l];
+            even[l] += x[l] * y[l];
+            odd[l] += x[LANES + l] * y[LANES + l];
         }
     }
+    for l in 0..LANES {
+        even[l] += odd[l];
+    }
+    // Without this barrier LLVM's SLP vectoriser matches the loop to the shape of the final
+    // reduction below and keeps the accumulators in 64-bit pairs, halving throughput.
+    let mut even = std::hint::black_box(even);
     let mut tail = 0f32;
     for (x, y) in ar.iter().zip(br) {
         tail += x * y;
@@ -37,33 +106,45 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut width = LANES / 2;
     while width > 0 {
         for l in 0..width {
-            acc[l] += acc[l + width];
+            even[l] += even[l + width];
         }
         width /= 2;
     }
-    acc[0] + tail
+    even[0] + tail
 }
 
 /// `y ← y + alpha·x` over the common length.
-#[inline]
+#[inline(always)]
 pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
-    for (yi, xi) in y.iter_mut().zip(x) {
+    let n = x.len().min(y.len());
+    let (xc, xr) = x[..n].as_chunks::<LANES>();
+    let (yc, yr) = y[..n].as_chunks_mut::<LANES>();
+    for (yb, xb) in yc.iter_mut().zip(xc) {
+        for l in 0..LANES {
+            yb[l] += alpha * xb[l];
+        }
+    }
+    for (yi, xi) in yr.iter_mut().zip(xr) {
         *yi += alpha * xi;
     }
 }
 
 /// `Σ x[i]²`.
-#[inline]
+#[inline(always)]
 pub fn squared_norm(x: &[f32]) -> f32 {
     dot(x, x)
 }
 
-/// `out ← A·x` for a `k × k` row-major matrix `a` (`k = x.len()`).
-#[inline]
-pub fn matvec(a: &[f32], x: &[f32], out: &mut [f32]) {
+/// `out ← A·x` for a **symmetric** `k × k` matrix `a` (`k = x.len()`).
+///
+/// Computed as `Σ_c x[c]·A[c, :]` (row `c` equals column `c`): a sequence of `axpy`s over
+/// contiguous rows, which vectorises fully and needs no horizontal sums.
+#[inline(always)]
+pub fn symmetric_matvec(a: &[f32], x: &[f32], out: &mut [f32]) {
     let k = x.len();
-    for (o, row) in out.iter_mut().zip(a.chunks_exact(k)) {
-        *o = dot(row, x);
+    out[..k].fill(0.0);
+    for (&xc, row) in x.iter().zip(a.chunks_exact(k)) {
+        axpy(xc, row, &mut out[..k]);
     }
 }
 
@@ -161,7 +242,7 @@ mod tests {
         }
         let mut out = vec![0.0; k];
         let x = pseudo_random(k, 4);
-        matvec(&g, &x, &mut out);
+        symmetric_matvec(&g, &x, &mut out);
         for a in 0..k {
             let naive: f32 = (0..k).map(|b| g[a * k + b] * x[b]).sum();
             assert!((out[a] - naive).abs() < 1e-3);

@@ -39,7 +39,7 @@ use rayon::prelude::*;
 use self::solve::{CgScratch, CholeskySystem, FixedSide, Observations};
 use super::{Contribution, FitOptions, Query, Recommender};
 use crate::buffer::{ArrayRef, ArraySet, Buffer};
-use crate::linalg::{dot, gram};
+use crate::linalg::{SimdKernel, dot, dot_rows, gram};
 use crate::matrix::InteractionMatrix;
 use crate::topk::{ScoredItem, top_n};
 
@@ -278,9 +278,7 @@ impl IalsModel {
 
     /// Writes `x ᵀ y_i` for every item into `out`.
     fn score_factor(&self, x: &[f32], out: &mut [f32]) {
-        for (o, y) in out.iter_mut().zip(self.item_factors.chunks_exact(self.k())) {
-            *o = dot(x, y);
-        }
+        dot_rows(&self.item_factors, x, out);
     }
 }
 
@@ -369,31 +367,15 @@ fn half_step(
                 cholesky: (config.solver == Solver::Cholesky).then(|| CholeskySystem::new(k)),
             },
             |scratch, (block, rows)| {
-                let mut loss = HalfStepLoss::default();
-                for (offset, x) in rows.chunks_exact_mut(k).enumerate() {
-                    let r = block * ROWS_PER_TASK + offset;
-                    let row = matrix.row(r);
-                    if row.is_empty() {
-                        // No observation: the minimiser is exactly zero.
-                        x.fill(0.0);
-                        continue;
-                    }
-                    let obs = Observations { indices: row.indices, extra: row.values };
-                    let observed = match &mut scratch.cholesky {
-                        Some(system) => system.solve_row(fixed, obs, row_reg[r], x).unwrap_or(0.0),
-                        None => solve::solve_cg(
-                            fixed,
-                            obs,
-                            row_reg[r],
-                            config.cg_steps,
-                            x,
-                            &mut scratch.cg,
-                        ),
-                    };
-                    loss.observed += observed;
-                    loss.regularization += f64::from(row_reg[r]) * f64::from(dot(x, x));
-                }
-                loss
+                crate::linalg::run_simd(SolveBlock {
+                    config,
+                    matrix,
+                    row_reg,
+                    fixed,
+                    first_row: block * ROWS_PER_TASK,
+                    rows,
+                    scratch,
+                })
             },
         )
         .collect();
@@ -401,6 +383,53 @@ fn half_step(
         observed: a.observed + b.observed,
         regularization: a.regularization + b.regularization,
     })
+}
+
+/// One parallel task of a half-step: solves a block of consecutive rows.
+struct SolveBlock<'a> {
+    config: &'a IalsConfig,
+    matrix: &'a InteractionMatrix,
+    row_reg: &'a [f32],
+    fixed: &'a FixedSide<'a>,
+    first_row: usize,
+    /// The block's factors, `k` values per row, updated in place.
+    rows: &'a mut [f32],
+    scratch: &'a mut RowScratch,
+}
+
+impl SimdKernel for SolveBlock<'_> {
+    type Output = HalfStepLoss;
+
+    #[inline(always)] // the whole CG loop is compiled inside `run_simd`'s AVX2 function
+    fn run(self) -> HalfStepLoss {
+        let k = self.fixed.k;
+        let mut loss = HalfStepLoss::default();
+        for (offset, x) in self.rows.chunks_exact_mut(k).enumerate() {
+            let r = self.first_row + offset;
+            let row = self.matrix.row(r);
+            if row.is_empty() {
+                // No observation: the minimiser is exactly zero.
+                x.fill(0.0);
+                continue;
+            }
+            let obs = Observations { indices: row.indices, extra: row.values };
+            let reg = self.row_reg[r];
+            let observed = match &mut self.scratch.cholesky {
+                Some(system) => system.solve_row(self.fixed, obs, reg, x).unwrap_or(0.0),
+                None => solve::solve_cg(
+                    self.fixed,
+                    obs,
+                    reg,
+                    self.config.cg_steps,
+                    x,
+                    &mut self.scratch.cg,
+                ),
+            };
+            loss.observed += observed;
+            loss.regularization += f64::from(reg) * f64::from(dot(x, x));
+        }
+        loss
+    }
 }
 
 /// Rows per independent random stream of the initialisation.

@@ -24,7 +24,7 @@
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt;
 
-use crate::linalg::{axpy, dot, matvec};
+use crate::linalg::{axpy, dot, symmetric_matvec};
 
 /// Below this squared residual norm a CG solve is considered converged (as in `implicit`).
 const CG_CONVERGED: f32 = 1e-20;
@@ -41,7 +41,7 @@ pub(crate) struct FixedSide<'a> {
 }
 
 impl<'a> FixedSide<'a> {
-    #[inline]
+    #[inline(always)]
     fn row(&self, i: u32) -> &'a [f32] {
         let s = i as usize * self.k;
         &self.factors[s..s + self.k]
@@ -60,6 +60,7 @@ pub(crate) struct Observations<'a> {
 /// The part of the iALS loss that depends on this row's observed entries, given their final
 /// predictions `s_j`: `Σ_j c_j (1 − s_j)² − s_j²`. (The `s_j²` of the observed entries is also
 /// counted in the all-pairs term `tr(XᵀX·YᵀY)`, hence the subtraction.)
+#[inline(always)]
 fn observed_loss(extra: &[f32], predictions: &[f32]) -> f64 {
     extra
         .iter()
@@ -81,6 +82,31 @@ pub(crate) struct CgScratch {
     predictions: Vec<f32>,
     /// `y_jᵀp` for each observation in the current step.
     along_p: Vec<f32>,
+    /// The observed rows of the fixed side copied contiguously, for long rows (see
+    /// [`GATHER_MIN_VALUES`]).
+    gathered: Vec<f32>,
+}
+
+/// Rows whose observed factors exceed this many values (64 KiB) are copied into a contiguous
+/// buffer during the first pass. Such rows (popular items: thousands of users) do not stay in
+/// the L1/L2 cache between CG steps, and re-reading them scattered over a large factor matrix
+/// is latency-bound; the copy is read back sequentially, which the hardware prefetcher streams.
+const GATHER_MIN_VALUES: usize = 16 * 1024;
+
+/// One CG matrix–vector product restricted to the observations: `ap += Σ_j e_j (y_jᵀp) y_j`,
+/// recording `y_jᵀp` in `along_p`.
+#[inline(always)]
+fn add_observed_products<'y>(
+    rows: impl Iterator<Item = &'y [f32]>,
+    extra: &[f32],
+    p: &[f32],
+    ap: &mut [f32],
+    along_p: &mut [f32],
+) {
+    for ((y, &e), t) in rows.zip(extra).zip(along_p.iter_mut()) {
+        *t = dot(y, p);
+        axpy(e * *t, y, ap);
+    }
 }
 
 /// Improves `x` with `steps` conjugate-gradient steps on `A x = b` (see the module docs),
@@ -89,6 +115,7 @@ pub(crate) struct CgScratch {
 /// The predictions `y_jᵀx` are tracked through the steps from the products the algorithm
 /// computes anyway (`y_jᵀx₀` for the residual, `y_jᵀp` for `A p`), so the loss costs no
 /// extra pass over the observations.
+#[inline(always)] // into the caller's `with_simd` loop, to be compiled with AVX2
 pub(crate) fn solve_cg(
     fixed: &FixedSide<'_>,
     obs: Observations<'_>,
@@ -99,7 +126,9 @@ pub(crate) fn solve_cg(
 ) -> f64 {
     let k = fixed.k;
     let n = obs.indices.len();
-    let CgScratch { r, p, ap, predictions, along_p } = scratch;
+    let CgScratch { r, p, ap, predictions, along_p, gathered } = scratch;
+    let gather = n * k >= GATHER_MIN_VALUES;
+    gathered.clear();
     r.resize(k, 0.0);
     p.resize(k, 0.0);
     ap.resize(k, 0.0);
@@ -108,7 +137,7 @@ pub(crate) fn solve_cg(
     along_p.resize(n, 0.0);
 
     // r = b − A x = −(YᵀY + λI)x + Σ_j (c_j − (c_j − 1)·y_jᵀx) y_j
-    matvec(fixed.gram, x, r);
+    symmetric_matvec(fixed.gram, x, r);
     for (ri, &xi) in r.iter_mut().zip(x.iter()) {
         *ri = -*ri - reg * xi;
     }
@@ -117,18 +146,22 @@ pub(crate) fn solve_cg(
         let s = dot(y, x);
         predictions.push(s);
         axpy(1.0 + e - e * s, y, r);
+        if gather {
+            gathered.extend_from_slice(y);
+        }
     }
     p.copy_from_slice(r);
     let mut rs_old = dot(r, r);
     if rs_old >= CG_CONVERGED {
         for _ in 0..steps {
             // A p without forming A.
-            matvec(fixed.gram, p, ap);
+            symmetric_matvec(fixed.gram, p, ap);
             axpy(reg, p, ap);
-            for ((&j, &e), t) in obs.indices.iter().zip(obs.extra).zip(along_p.iter_mut()) {
-                let y = fixed.row(j);
-                *t = dot(y, p);
-                axpy(e * *t, y, ap);
+            if gather {
+                add_observed_products(gathered.chunks_exact(k), obs.extra, p, ap, along_p);
+            } else {
+                let rows = obs.indices.iter().map(|&j| fixed.row(j));
+                add_observed_products(rows, obs.extra, p, ap, along_p);
             }
             let p_ap = dot(p, ap);
             if p_ap <= 0.0 || !p_ap.is_finite() {
