@@ -26,7 +26,12 @@ impl IdMap {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
+        let ids = ids.into_iter();
         let mut map = IdMap::new();
+        // Sizing both containers up front saves the rehashing of a growing map, which
+        // dominates building a large map (loading a model file with a million item ids).
+        map.ids.reserve(ids.size_hint().0);
+        map.index.reserve(ids.size_hint().0);
         for id in ids {
             let id = id.as_ref();
             let before = map.len();
