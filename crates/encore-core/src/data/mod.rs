@@ -42,6 +42,7 @@
 //! ```
 
 mod format;
+mod intern;
 mod parallel;
 mod parse;
 mod stream;

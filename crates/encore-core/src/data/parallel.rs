@@ -5,7 +5,7 @@
 //! 3. The rest is cut into chunks at line boundaries; rayon parses the chunks in parallel. Each
 //!    chunk interns its ids into a *local* map whose keys borrow from the mapped bytes, so no
 //!    string is allocated per row.
-//! 4. The chunk maps are merged into the global [`IdMap`]s in chunk order (users and items at the
+//! 4. The chunk maps are merged into the global [`crate::ids::IdMap`]s in chunk order (users and items at the
 //!    same time): an id new to the global map gets the next index, so indices come out in order of
 //!    first appearance in the file, exactly as a sequential reader would assign them.
 //! 5. Each chunk's local indices are rewritten to global ones and copied into the final arrays in
@@ -14,22 +14,20 @@
 //! Errors keep file order too: a chunk stops at its first bad line, and the error of the earliest
 //! failing chunk is the one reported (later chunks give up early once an earlier one failed).
 
-use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
 
+use super::intern::{LocalIds, merge_ids};
 use super::parse::{Layout, strip_bom, strip_line_ending, trim};
 use super::stream::{SAMPLE_BYTES, no_interactions, resolve_format};
 use super::{Format, Interactions, ReadOptions, ReadSummary};
-use crate::ids::IdMap;
 
-/// Chunk size for a file of `len` bytes: several chunks per thread for load balance, but large
-/// chunks on big files because every chunk's distinct ids are merged sequentially.
+/// Chunk size for a file of `len` bytes: three chunks per thread, enough for rayon to balance the
+/// load, and no more, because every chunk's distinct ids are merged sequentially afterwards.
 pub(crate) fn default_chunk_bytes(len: usize) -> usize {
     let threads = rayon::current_num_threads().max(1);
-    (len / (4 * threads)).clamp(1 << 20, 64 << 20)
+    (len / (3 * threads)).max(1 << 20)
 }
 
 /// Parses a whole in-memory file into interned triplets, `chunk_bytes` at a time.
@@ -198,63 +196,6 @@ pub(crate) fn split_at_lines(body: &[u8], target: usize) -> Vec<&[u8]> {
     chunks
 }
 
-/// Ids of one chunk, indexed in order of first appearance within the chunk.
-///
-/// Short ids (nearly all real ids) are keyed by their bytes packed into an integer, so hashing
-/// and comparing them touches no other memory, whereas a `&str` key would send every probe to
-/// wherever in the mapped file the id first occurred (a cache miss per lookup). Ids of up to 7
-/// bytes get 16-byte table slots, so a 50,000-item table still fits in a core's L2 cache.
-#[derive(Default)]
-struct LocalIds<'a> {
-    tiny: FxHashMap<u64, u32>,
-    short: FxHashMap<(u64, u64), u32>,
-    long: FxHashMap<Cow<'a, str>, u32>,
-    order: Vec<Cow<'a, str>>,
-    /// The length and packed bytes of the last short id seen, with its index: files are usually
-    /// grouped by user, so most user lookups hit this.
-    last: Option<(u64, u64, u32)>,
-}
-
-impl<'a> LocalIds<'a> {
-    fn intern(&mut self, id: Cow<'a, str>) -> u32 {
-        let bytes = id.as_bytes();
-        if bytes.len() > 15 {
-            return match self.long.get(&*id) {
-                Some(&i) => i,
-                None => {
-                    let i = self.order.len() as u32;
-                    self.order.push(id.clone());
-                    self.long.insert(id, i);
-                    i
-                }
-            };
-        }
-        // Zero-padded bytes plus the length in the last byte: unique for ids of ≤ 15 bytes.
-        let mut buf = [0u8; 16];
-        buf[..bytes.len()].copy_from_slice(bytes);
-        buf[15] = bytes.len() as u8;
-        let lo = u64::from_le_bytes(buf[..8].try_into().expect("8 bytes"));
-        let hi = u64::from_le_bytes(buf[8..].try_into().expect("8 bytes"));
-        if let Some((last_lo, last_hi, last)) = self.last
-            && (last_lo, last_hi) == (lo, hi)
-        {
-            return last;
-        }
-        let next = self.order.len() as u32;
-        let i = if bytes.len() <= 7 {
-            // The length byte moves into the top byte of the single word.
-            *self.tiny.entry(lo | (bytes.len() as u64) << 56).or_insert(next)
-        } else {
-            *self.short.entry((lo, hi)).or_insert(next)
-        };
-        if i == next {
-            self.order.push(id);
-        }
-        self.last = Some((lo, hi, i));
-        i
-    }
-}
-
 /// The parsed content of one chunk.
 struct ChunkResult<'a> {
     users: LocalIds<'a>,
@@ -323,14 +264,4 @@ fn parse_chunk<'a>(
         }
     }
     out
-}
-
-/// Merges chunk-local ids into one map in chunk order; returns it with, for every chunk, the
-/// global index of each of its local indices.
-fn merge_ids<'c, 'a: 'c>(chunks: impl Iterator<Item = &'c LocalIds<'a>>) -> (IdMap, Vec<Vec<u32>>) {
-    let mut global = IdMap::new();
-    let remaps = chunks
-        .map(|local| local.order.iter().map(|id| global.get_or_insert(id)).collect())
-        .collect();
-    (global, remaps)
 }
