@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release -p encore-service --example recommend_throughput -- \
 //!     [--users 100000] [--items 50000] [--rows 5000000] [--factors 64] [--iterations 15] \
-//!     [--threads 2] [--seconds 10] [--dir PATH]
+//!     [--threads 2] [--seconds 10] [--precompute-threads 2] [--dir PATH]
 //! ```
 //!
 //! It generates the synthetic data set, bulk-imports it into a temporary data directory (or
@@ -16,7 +16,8 @@
 //! 2. **cached**: the default request `{user_id, n: 10}` once every known user's candidates are
 //!    precomputed (the benchmark's request).
 //!
-//! Each request is also encoded to JSON, as the server would. It prints requests/s and latency
+//! With `--precompute-threads 0` only the first measurement runs, with no background work
+//! competing for the cores. Each request is also encoded to JSON, as the server would. It prints requests/s and latency
 //! percentiles for both.
 
 use std::sync::Arc;
@@ -36,6 +37,7 @@ struct Args {
     iterations: usize,
     threads: usize,
     seconds: u64,
+    precompute_threads: usize,
     dir: Option<std::path::PathBuf>,
 }
 
@@ -48,6 +50,7 @@ fn parse_args() -> Result<Args, String> {
         iterations: 15,
         threads: 2,
         seconds: 10,
+        precompute_threads: 2,
         dir: None,
     };
     let mut it = std::env::args().skip(1);
@@ -62,6 +65,7 @@ fn parse_args() -> Result<Args, String> {
             "--iterations" => a.iterations = num(&value)? as usize,
             "--threads" => a.threads = num(&value)?.max(1) as usize,
             "--seconds" => a.seconds = num(&value)?.max(1),
+            "--precompute-threads" => a.precompute_threads = num(&value)? as usize,
             "--dir" => a.dir = Some(value.into()),
             other => return Err(format!("unknown flag {other}")),
         }
@@ -75,8 +79,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = args.dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
     let mut config = ServiceConfig::new(&dir);
     config.training_threads = 2;
-    config.precompute_threads = 2;
+    config.precompute_threads = args.precompute_threads;
+    let opened = Instant::now();
     let svc = Encore::open(config)?;
+    eprintln!("service opened in {:.1}s", opened.elapsed().as_secs_f64());
 
     if svc.catalog("bench").is_err() {
         let started = Instant::now();
@@ -121,6 +127,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &measure(&svc, &args, users, &on_demand),
     );
 
+    if args.precompute_threads == 0 {
+        return Ok(());
+    }
     let started = Instant::now();
     loop {
         let ready = svc.readiness();
