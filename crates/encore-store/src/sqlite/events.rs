@@ -43,23 +43,44 @@ fn user_key(conn: &Connection, catalog_id: i64, user_id: &str) -> Result<Option<
         .optional()?)
 }
 
+/// Reserves `count` consecutive sequence numbers and returns the first (inside the caller's
+/// transaction: a rollback gives them back).
+pub(super) fn reserve_seqs(conn: &Connection, count: u64) -> Result<u64> {
+    let last: i64 = conn
+        .prepare_cached(
+            "UPDATE counters SET value = value + ?1 WHERE name = 'event_seq' RETURNING value",
+        )?
+        .query_row([to_i64("event count", count)?], |r| r.get(0))?;
+    Ok(to_u64(last) - count + 1)
+}
+
 /// Appends a validated batch inside the caller's transaction.
 pub(super) fn append(conn: &Connection, catalog: &str, batch: &[NewEvent]) -> Result<AppendReport> {
     let catalog_id = id_of(conn, catalog)?;
+    if batch.is_empty() {
+        return Ok(AppendReport { accepted: 0, seq_range: None });
+    }
     let now = now_ms();
+    let first = reserve_seqs(conn, batch.len() as u64)?;
     let mut insert = conn.prepare_cached(
-        "INSERT INTO events (catalog_id, user_key, item_key, weight, ts, ingested_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO events (catalog_id, seq, user_key, item_key, weight, ts, ingested_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
-    let mut range: Option<(u64, u64)> = None;
-    for e in batch {
+    for (seq, e) in (first..).zip(batch) {
         let (user, _) = user_key_get_or_create(conn, catalog_id, &e.user_id)?;
         let (item, _) = item_key_get_or_create(conn, catalog_id, &e.item_id)?;
-        insert.execute((catalog_id, user, item, f64::from(e.weight), e.timestamp, now))?;
-        let seq = to_u64(conn.last_insert_rowid());
-        range = Some((range.map_or(seq, |(first, _)| first), seq));
+        insert.execute((
+            catalog_id,
+            to_i64("sequence number", seq)?,
+            user,
+            item,
+            f64::from(e.weight),
+            e.timestamp,
+            now,
+        ))?;
     }
-    Ok(AppendReport { accepted: batch.len() as u64, seq_range: range })
+    let last = first + batch.len() as u64 - 1;
+    Ok(AppendReport { accepted: batch.len() as u64, seq_range: Some((first, last)) })
 }
 
 /// Loads `key → id` for a catalog's users or item keys.
@@ -191,7 +212,8 @@ pub(super) fn erase_user(conn: &Connection, catalog: &str, user_id: &str) -> Res
     let Some(key) = user_key(conn, catalog_id, user_id)? else {
         return Ok(EraseReport::default());
     };
-    let events_deleted = conn.execute("DELETE FROM events WHERE user_key = ?1", [key])?;
+    let events_deleted = conn
+        .execute("DELETE FROM events WHERE catalog_id = ?1 AND user_key = ?2", (catalog_id, key))?;
     conn.execute("DELETE FROM users WHERE key = ?1", [key])?;
     Ok(EraseReport { events_deleted: events_deleted as u64, user_deleted: true })
 }

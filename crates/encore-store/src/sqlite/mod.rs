@@ -360,6 +360,17 @@ impl Store for SqliteStore {
                     problems.push(row);
                 }
             }
+            // The one reference the schema does not declare (see schema.rs).
+            let orphans: i64 = c.query_row(
+                "SELECT count(*) FROM events e
+                 WHERE NOT EXISTS (SELECT 1 FROM item_keys k
+                                   WHERE k.key = e.item_key AND k.catalog_id = e.catalog_id)",
+                [],
+                |r| r.get(0),
+            )?;
+            if orphans > 0 {
+                problems.push(format!("{orphans} events reference a missing item key"));
+            }
             let mut stmt = c.prepare("PRAGMA foreign_key_check")?;
             let rows = stmt.query_map([], |r| {
                 Ok(format!(
