@@ -50,7 +50,8 @@ if ours["evaluated_users"] != ref["eval_users"]:
 if ref["train_items_in_recs"]:
     bad.append(f"{ref['train_items_in_recs']} training items recommended")
 line = "  ".join(f"{o} {ours['metrics'][o]:.4f}" for o, _ in pairs)
-print(f"{ds:<16} {model:<11} {'ok  ' if not bad else 'FAIL'} {line}")
+worst = max(abs(ours["metrics"][o] - ref[r]) for o, r in pairs)
+print(f"{ds:<16} {model:<11} {'ok  ' if not bad else 'FAIL'} {line}  max|diff| {worst:.1e}")
 for b in bad:
     print(f"    {b}")
 sys.exit(1 if bad else 0)
