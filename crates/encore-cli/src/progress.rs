@@ -40,9 +40,8 @@ impl Ui {
     /// A bar counting `len` units with rate and ETA.
     pub fn counter(&self, len: u64, message: impl Into<String>, unit: &str) -> ProgressBar {
         let bar = self.new_bar(Some(len));
-        let template = format!(
-            "{{msg}} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{per_sec}}, ETA {{eta}}) [{{elapsed_precise}}]"
-        );
+        let template =
+            format!("{{msg}} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{per_sec}}, ETA {{eta}})");
         bar.set_style(
             ProgressStyle::with_template(&template).expect("valid template").progress_chars("=> "),
         );
@@ -77,13 +76,14 @@ impl Ui {
 /// A training observer that advances a bar by one per epoch and shows the last loss.
 pub struct EpochBar {
     bar: ProgressBar,
+    name: String,
 }
 
 impl EpochBar {
     /// A bar for training `name`; its length is set when training announces its epochs.
     pub fn new(ui: &Ui, name: &str) -> Self {
         let bar = ui.counter(0, format!("training {name}"), "epochs");
-        Self { bar }
+        Self { bar, name: name.to_string() }
     }
 
     /// Removes the bar from the terminal.
@@ -101,7 +101,7 @@ impl TrainingObserver for EpochBar {
     fn on_epoch(&self, epoch: usize, loss: Option<f64>) {
         self.bar.set_position(epoch as u64);
         if let Some(loss) = loss {
-            self.bar.set_message(format!("training (loss {loss:.4})"));
+            self.bar.set_message(format!("training {} (loss {loss:.4})", self.name));
         }
     }
 }
