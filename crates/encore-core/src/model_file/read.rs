@@ -208,14 +208,11 @@ impl<'a> Sections<'a> {
 
     fn buffer<T: Element>(&self, entry: &SectionEntry) -> Result<Buffer<T>> {
         let raw = self.raw::<T>(entry)?;
-        if let Some(map) = self.map.filter(|_| cfg!(target_endian = "little")) {
-            if let Some(b) =
-                Buffer::mapped(Arc::clone(map), entry.offset as usize, raw.len() / size_of::<T>())
-            {
-                return Ok(b);
-            }
-        }
-        Ok(Buffer::owned(decode_vec(raw)))
+        // Views need the file's byte order; `mapped` also re-checks bounds and alignment.
+        let mapped = self.map.filter(|_| cfg!(target_endian = "little")).and_then(|map| {
+            Buffer::mapped(Arc::clone(map), entry.offset as usize, raw.len() / size_of::<T>())
+        });
+        Ok(mapped.unwrap_or_else(|| Buffer::owned(decode_vec(raw))))
     }
 }
 
