@@ -145,3 +145,40 @@ mod tests {
         }
     }
 }
+
+/// The rule against the shared splits: re-splitting train ∪ test must hold out exactly as many
+/// items per user as the shared test file does (the count is deterministic; which items are
+/// drawn is not comparable across random generators).
+#[cfg(test)]
+mod shared_split_tests {
+    use super::*;
+    use crate::data::{ReadOptions, parse_interactions};
+
+    #[test]
+    fn holds_out_as_many_items_per_user_as_the_shared_splits() {
+        let root =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/eval/splits");
+        for (dataset, test_rows) in
+            [("lastfm-2k", 18_562), ("ml-100k", 20_000), ("ml-latest-small", 20_164)]
+        {
+            let dir = root.join(dataset);
+            let train = std::fs::read(dir.join("train.tsv")).expect("shared split present");
+            let test = std::fs::read(dir.join("test.tsv")).expect("shared split present");
+            let all = [train, test.clone()].concat();
+            let data = parse_interactions(&all, dataset, &ReadOptions::default()).unwrap();
+            let matrix = data.to_matrix().unwrap();
+            let (_, ours) = holdout_split(&matrix, 0.2, 42).unwrap();
+            assert_eq!(ours.nnz(), test_rows, "{dataset}");
+            // Per user: the shared test file's count for each user.
+            let shared = parse_interactions(&test, dataset, &ReadOptions::default()).unwrap();
+            let mut expected = vec![0usize; matrix.n_rows()];
+            for &u in &shared.user_idx {
+                let id = shared.users.id(u);
+                expected[data.users.get(id).unwrap() as usize] += 1;
+            }
+            for (u, &want) in expected.iter().enumerate() {
+                assert_eq!(ours.row_nnz(u), want, "{dataset} user {}", data.users.id(u as u32));
+            }
+        }
+    }
+}
