@@ -106,3 +106,26 @@ fn write_recs_writes_one_file_per_model_in_eval_py_format() {
     }
     assert!(!base.exists(), "with several models the base name itself is not written");
 }
+
+#[test]
+fn the_thread_count_does_not_change_the_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = clustered_tsv(dir.path());
+    let metrics = |threads: &str| {
+        let out = encore_ok(&[
+            "--threads",
+            threads,
+            "evaluate",
+            "--input",
+            arg(&data),
+            "--model",
+            "ials:factors=8",
+            "--model",
+            "bpr",
+            "--json",
+        ]);
+        let report = json(&out);
+        [report["results"][0]["metrics"].clone(), report["results"][1]["metrics"].clone()]
+    };
+    assert_eq!(metrics("1"), metrics("2"));
+}
