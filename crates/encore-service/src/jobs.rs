@@ -188,8 +188,19 @@ impl Encore {
             )));
         }
         match self.inner.jobs.get(job_id) {
-            // The job notices at its next poll and records the cancellation itself.
-            Some(live) => live.cancel.store(true, Ordering::Relaxed),
+            // A running job notices at its next poll and records the cancellation itself; a
+            // queued one is recorded as cancelled at once and skipped when its turn comes.
+            Some(live) => {
+                live.cancel.store(true, Ordering::Relaxed);
+                if record.state == StoreJobState::Queued {
+                    let update =
+                        JobUpdate { state: Some(StoreJobState::Cancelled), ..Default::default() };
+                    if let Err(e) = self.inner.store.update_job(job_id, &update) {
+                        // It started meanwhile: it will record the cancellation itself.
+                        tracing::debug!(job = job_id, error = %e, "queued job already moved on");
+                    }
+                }
+            }
             // Not run by this process: nothing will ever finish it, so record it here.
             None => {
                 let update =
@@ -312,6 +323,10 @@ impl Inner {
             Err(e) => {
                 tracing::warn!(job = live.id, catalog = %live.catalog, error = %e, "training job ended without a model")
             }
+        }
+        // A queued job cancelled by `cancel_job` has already been recorded.
+        if self.store.get_job(live.id).is_ok_and(|r| r.state.is_terminal()) {
+            return;
         }
         if let Err(e) = self.store.update_job(live.id, &update) {
             tracing::error!(job = live.id, error = %e, "could not record the end of a job");

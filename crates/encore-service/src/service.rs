@@ -95,7 +95,12 @@ impl Encore {
     }
 
     /// Starts the service on a given store: marks jobs interrupted by a previous stop as failed,
-    /// builds every catalog's in-memory index and loads every active model.
+    /// builds every catalog's in-memory index and loads every active model (a model that fails
+    /// to load is logged and leaves its catalog not ready, rather than failing the start).
+    ///
+    /// One service process owns a data directory: a second one would mark the first one's
+    /// running jobs as failed, and neither would see the other's new events in memory. Tools that
+    /// only import (`encore import`) use the store directly and are picked up at the next start.
     pub fn with_store(config: ServiceConfig, store: Arc<dyn Store>) -> Result<Self> {
         if config.max_n == 0 || config.candidates_per_user == 0 {
             return Err(Error::invalid("config", "max_n and candidates_per_user must be >= 1"));

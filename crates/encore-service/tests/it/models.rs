@@ -140,7 +140,8 @@ fn jobs_can_be_cancelled_queued_or_running() {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(svc.job(queued).unwrap().state, JobState::Queued);
-    svc.cancel_job(queued).unwrap();
+    // A queued job is cancelled at once.
+    assert_eq!(svc.cancel_job(queued).unwrap().state, JobState::Cancelled);
     svc.cancel_job(running).unwrap();
     for id in [running, queued] {
         let info = svc.wait_for_job(id, Duration::from_secs(60)).unwrap();
