@@ -221,3 +221,38 @@ fn similar_items_and_request_errors() {
     assert!(matches!(e, Error::NoActiveModel { .. }));
     assert_eq!(e.class().status(), 503);
 }
+
+#[test]
+fn item_based_models_serve_every_source_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = open(dir.path());
+    seed(&svc, "music");
+    for model in ["itemknn", "ease"] {
+        let req = encore_service::dto::TrainRequest {
+            model: model.into(),
+            params: Default::default(),
+            holdout: None,
+            activate: Some(encore_service::dto::ActivatePolicy::Always),
+        };
+        train(&svc, "music", &req);
+        let r = svc.recommend("music", &user_req("u5", 5)).unwrap();
+        assert_eq!(r.source, Source::Model, "{model}");
+        let seen = svc.user_data("music", "u5").unwrap();
+        assert!(
+            r.recommendations.iter().all(|x| seen.events.iter().all(|e| e.item_id != x.item_id))
+        );
+        assert_eq!(
+            item_group(r.recommendations[0].item_id[1..].parse().unwrap()),
+            1,
+            "{model}: {r:?}"
+        );
+        let mut explained = user_req("u5", 2);
+        explained.explain = Some(true);
+        let r = svc.recommend("music", &explained).unwrap();
+        assert!(
+            r.recommendations.iter().all(|x| !x.because.as_ref().unwrap().is_empty()),
+            "{model}"
+        );
+        assert_eq!(svc.similar_items("music", "i11", Some(3)).unwrap().similar.len(), 3);
+    }
+}
