@@ -116,7 +116,8 @@ impl CatalogData {
             return false;
         };
         for &item in &history.items {
-            self.popularity[item as usize] -= 1;
+            let count = &mut self.popularity[item as usize];
+            *count = count.saturating_sub(1);
         }
         self.popular_order = None;
         true
