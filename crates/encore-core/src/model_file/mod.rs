@@ -68,6 +68,14 @@
 //!
 //! Files are immutable once written: [`ModelArtifact::save`] writes a temporary file next to the
 //! destination and renames it into place, which is also what makes memory-mapping them safe.
+//!
+//! # Cost
+//!
+//! Measured with `cargo run --release -p encore-core --example model_file_speed` (iALS-shaped,
+//! 1,000,000 items × 64 factors, 100,000 users, 5 M interactions: a 354 MB file; warm page cache,
+//! 2 busy cores): `save` 2.1 s (mostly writing and syncing the bytes), `read_header` 0.08 ms,
+//! `load` 0.5–0.65 s, of which the file checksum is about 20 ms and building the two id maps
+//! (1.1 M string ids) most of the rest; the factor arrays themselves are not copied.
 
 mod layout;
 mod read;
