@@ -86,13 +86,16 @@ pub async fn authenticate(mut request: Request, next: Next) -> Response {
 /// Rewrites the framework's bare error responses (empty or plain-text bodies) as problem+json, so
 /// every error a client sees has one shape. Responses that are already problems pass untouched.
 pub async fn problems(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    // Cheap clones (a standard method is a tag, a URI shares its bytes): this runs on every
+    // request, and the path is only needed when the response turns out to be an error.
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let uri = request.uri().clone();
     let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || is_problem(&response) {
         return response;
     }
+    let path = uri.path();
     let error = match status {
         StatusCode::NOT_FOUND => ApiError::not_found(
             "unknown_route",

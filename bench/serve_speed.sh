@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Serving benchmark (not a timed test): Encore's `POST /recommend` against the reference Flask
+# service, under the same wrk load.
+#
+#   bash bench/serve_speed.sh            # full run: 1e5 users x 5e4 items x 5e6 rows, iALS 64 factors
+#   ROWS=500000 USERS=20000 ITEMS=10000 bash bench/serve_speed.sh   # a quicker, smaller run
+#   SKIP_FLASK=1 bash bench/serve_speed.sh                          # Encore only
+#   REUSE_DATA=1 ENCORE_SERVE_ARGS="--http-threads 1" bash bench/serve_speed.sh   # reuse the model
+#
+# What it does, all on 127.0.0.1:
+#  1. builds `encore` (release) and generates the synthetic set (TSV: user, item, weight);
+#  2. imports it into a fresh data dir, starts `encore serve`, trains iALS (factors=64) through
+#     the API with activate=always and waits for the job;
+#  3. drives POST /recommend with random known user ids: wrk, 2 threads, 32 connections, 20 s,
+#     using ../shared/baselines/flask-recommend/post_random_user.lua (prints a WRKJSON line);
+#  4. trains the Flask baseline on the same TSV (venv with implicit==0.7.3 flask pandas scipy
+#     threadpoolctl), starts it, runs the same load;
+#  5. prints both results and the throughput ratio. Targets: >= 30x Flask, p99 <= 5 ms, 0 errors.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+USERS=${USERS:-100000}
+ITEMS=${ITEMS:-50000}
+ROWS=${ROWS:-5000000}
+FACTORS=${FACTORS:-64}
+DURATION=${DURATION:-20s}
+THREADS=${THREADS:-2}
+CONNECTIONS=${CONNECTIONS:-32}
+ENCORE_PORT=${ENCORE_PORT:-18080}
+FLASK_PORT=${FLASK_PORT:-5055}
+WORK=${WORK:-/tmp/encore-serve-bench}
+BASELINE="$ROOT/../shared/baselines/flask-recommend"
+LUA="$BASELINE/post_random_user.lua"
+VENV=${VENV:-/tmp/flask-venv}
+
+log() { printf '\n== %s\n' "$*" >&2; }
+
+if ! command -v wrk >/dev/null 2>&1; then
+  log "installing wrk"
+  apt-get update -qq && apt-get install -y -qq wrk
+fi
+[ -f "$LUA" ] || { echo "missing $LUA (../shared must sit beside the repository)" >&2; exit 1; }
+
+log "building encore (release)"
+cargo build --release -p encore-cli --quiet
+ENCORE="$ROOT/target/release/encore"
+
+mkdir -p "$WORK"
+DATA="$WORK/interactions_${USERS}x${ITEMS}x${ROWS}.tsv"
+if [ ! -s "$DATA" ]; then
+  log "generating $USERS users x $ITEMS items x $ROWS rows"
+  "$ENCORE" generate --users "$USERS" --items "$ITEMS" --rows "$ROWS" --seed 7 --output "$DATA"
+fi
+
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+wait_http() { # url, seconds
+  local url=$1 deadline=$((SECONDS + $2))
+  until curl -fsS -o /dev/null "$url" 2>/dev/null; do
+    [ $SECONDS -lt $deadline ] || { echo "timed out waiting for $url" >&2; return 1; }
+    sleep 0.2
+  done
+}
+
+run_wrk() { # base url, users file -> prints the WRKJSON object
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$LUA" "$1" -- "$2" \
+    | tee "$WORK/wrk_last.txt" | sed -n 's/^WRKJSON //p'
+}
+
+# ---------------------------------------------------------------------------------- Encore
+DATA_DIR="$WORK/encore-data"
+# REUSE_DATA=1 keeps the data dir (and its trained model) of a previous run of the same size.
+if [ "${REUSE_DATA:-0}" = 1 ] && [ -s "$DATA_DIR/encore.db" ]; then
+  log "reusing $DATA_DIR"
+  TRAIN=0
+else
+  rm -rf "$DATA_DIR"
+  log "importing into $DATA_DIR"
+  "$ENCORE" import --data-dir "$DATA_DIR" --catalog music "$DATA"
+  TRAIN=1
+fi
+
+log "starting encore serve on 127.0.0.1:$ENCORE_PORT"
+# ENCORE_SERVE_ARGS adds flags, e.g. "--http-threads 1" to compare runtime sizes.
+# shellcheck disable=SC2086
+"$ENCORE" serve --data-dir "$DATA_DIR" --listen "127.0.0.1:$ENCORE_PORT" --training-threads 2 \
+  ${ENCORE_SERVE_ARGS:-} >"$WORK/encore.log" 2>&1 &
+PIDS+=($!)
+ENCORE_PID=$!
+wait_http "http://127.0.0.1:$ENCORE_PORT/healthz" 60
+
+if [ "$TRAIN" = 1 ]; then
+log "training iALS ($FACTORS factors) through the API"
+JOB=$(curl -fsS -X POST "http://127.0.0.1:$ENCORE_PORT/v1/catalogs/music/models" \
+  -H 'content-type: application/json' \
+  -d "{\"model\":\"ials\",\"params\":{\"factors\":$FACTORS},\"activate\":\"always\"}" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["job_id"])')
+while :; do
+  STATE=$(curl -fsS "http://127.0.0.1:$ENCORE_PORT/v1/jobs/$JOB" \
+    | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["state"], j.get("error") or "")')
+  case "$STATE" in
+    succeeded*) break ;;
+    failed*|cancelled*) echo "training job $JOB: $STATE" >&2; exit 1 ;;
+  esac
+  sleep 2
+done
+fi
+wait_http "http://127.0.0.1:$ENCORE_PORT/readyz" 120
+# After an activation the service precomputes every known user's candidates in the background;
+# measure the steady state, once that is done.
+log "waiting for the candidate precomputation"
+while :; do
+  DONE=$(curl -fsS "http://127.0.0.1:$ENCORE_PORT/readyz" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+print(min([c.get("candidates_precomputed") or 0.0 for c in r["catalogs"]] or [1.0]))')
+  python3 -c "import sys; sys.exit(0 if float('$DONE') >= 1.0 else 1)" && break
+  sleep 2
+done
+
+cut -f1 "$DATA" | sort -u >"$WORK/users.txt"
+log "warm-up (5 s), then wrk -t$THREADS -c$CONNECTIONS -d$DURATION against encore"
+DURATION=5s run_wrk "http://127.0.0.1:$ENCORE_PORT" "$WORK/users.txt" >/dev/null
+ENCORE_JSON=$(run_wrk "http://127.0.0.1:$ENCORE_PORT" "$WORK/users.txt")
+ENCORE_RSS=$(ps -o rss= -p "$ENCORE_PID" | awk '{printf "%d", $1/1024}')
+echo "encore: $ENCORE_JSON (RSS ${ENCORE_RSS} MB)"
+kill "$ENCORE_PID" 2>/dev/null || true
+
+if [ "${SKIP_FLASK:-0}" = 1 ]; then
+  python3 - "$ENCORE_JSON" <<'PY'
+import json, sys
+e = json.loads(sys.argv[1])
+print(f"encore: {e['rps']:.0f} req/s, p50 {e['lat_p50_ms']:.2f} ms, p99 {e['lat_p99_ms']:.2f} ms, errors {e['errors']}")
+PY
+  exit 0
+fi
+
+# ---------------------------------------------------------------------------------- Flask
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import implicit, flask, pandas, scipy, threadpoolctl' 2>/dev/null; then
+  log "creating the Flask baseline venv in $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q implicit==0.7.3 flask pandas scipy threadpoolctl
+fi
+FLASK_MODEL="$WORK/flask-model"
+if [ ! -s "$FLASK_MODEL/users.txt" ]; then
+  log "training the Flask baseline model"
+  "$VENV/bin/python" "$BASELINE/train_model.py" "$DATA" "$FLASK_MODEL"
+fi
+log "starting the Flask baseline on 127.0.0.1:$FLASK_PORT"
+(cd "$BASELINE" && ANCHOR_MODEL_DIR="$FLASK_MODEL" OPENBLAS_NUM_THREADS=1 \
+  exec "$VENV/bin/python" -m flask --app app run --host 127.0.0.1 --port "$FLASK_PORT") \
+  >"$WORK/flask.log" 2>&1 &
+PIDS+=($!)
+FLASK_PID=$!
+# Flask answers 405 on GET /recommend once it is up; wait for any HTTP answer.
+deadline=$((SECONDS + 120))
+until curl -s -o /dev/null "http://127.0.0.1:$FLASK_PORT/recommend"; do
+  [ $SECONDS -lt $deadline ] || { echo "Flask did not start; see $WORK/flask.log" >&2; exit 1; }
+  sleep 0.5
+done
+log "wrk -t$THREADS -c$CONNECTIONS -d$DURATION against Flask"
+FLASK_JSON=$(run_wrk "http://127.0.0.1:$FLASK_PORT" "$FLASK_MODEL/users.txt")
+echo "flask: $FLASK_JSON"
+kill "$FLASK_PID" 2>/dev/null || true
+
+python3 - "$ENCORE_JSON" "$FLASK_JSON" <<'PY'
+import json, sys
+e, f = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print()
+print(f"{'server':<8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+for name, r in (("encore", e), ("flask", f)):
+    print(f"{name:<8} {r['rps']:>10.0f} {r['lat_p50_ms']:>8.2f} {r['lat_p99_ms']:>8.2f} {r['errors']:>7}")
+ratio = e["rps"] / f["rps"] if f["rps"] else float("inf")
+print(f"\nthroughput ratio encore/flask: {ratio:.1f}x (target >= 30x); "
+      f"encore p99 {e['lat_p99_ms']:.2f} ms (target <= 5 ms); encore errors {e['errors']} (target 0)")
+PY
