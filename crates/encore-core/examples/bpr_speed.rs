@@ -28,7 +28,7 @@ struct EpochTimer {
 
 impl TrainingObserver for EpochTimer {
     fn on_epoch(&self, epoch: usize, loss: Option<f64>) {
-        if self.verbose || epoch == 1 || epoch % 10 == 0 {
+        if self.verbose || epoch == 1 || epoch.is_multiple_of(10) {
             eprintln!(
                 "epoch {epoch:4}  {:8.2} s  loss {:.4}",
                 self.start.elapsed().as_secs_f64(),

@@ -29,8 +29,8 @@
 //! `f32` (`4 n²` bytes), row-major so that the row of a history item is contiguous.
 //!
 //! # Hyperparameters (spec `ease:lambda=…,weighting=…`)
-//! - `lambda` (default 500): the L2 penalty λ added to every diagonal entry.
-//! - `dropout` (default 0): the EDLAE dropout rate `p` in `[0, 0.95]`; 0 is plain EASE.
+//! - `lambda` (default 1000): the L2 penalty λ added to every diagonal entry.
+//! - `dropout` (default 0.5): the EDLAE dropout rate `p` in `[0, 0.95]`; 0 is plain EASE.
 //! - `weighting` (default `log`): how a raw weight `x` enters `X` — `binary` (1 for every
 //!   interaction), `raw` (`x` itself) or `log` (`ln(1 + x)`). Listen counts span five orders of
 //!   magnitude, which a squared loss cannot fit as they are; ratings carry some signal that
@@ -50,9 +50,9 @@ use crate::topk::{ScoredItem, top_n};
 use crate::{Error, Result};
 
 /// Default of `lambda`, chosen on the shared evaluation splits (docs/tuning-models.md).
-pub const DEFAULT_LAMBDA: f64 = 500.0;
+pub const DEFAULT_LAMBDA: f64 = 1000.0;
 /// Default of `dropout`.
-pub const DEFAULT_DROPOUT: f64 = 0.0;
+pub const DEFAULT_DROPOUT: f64 = 0.5;
 /// Default of `weighting`.
 pub const DEFAULT_WEIGHTING: EaseWeighting = EaseWeighting::Log;
 
