@@ -14,13 +14,21 @@
 //! [`crate::recommend`]), so the cache never goes stale; a new model gets a new cache.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use encore_core::model_file::ModelArtifact;
 use encore_core::models::Query;
 use encore_core::topk::{ScoredItem, top_n};
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+/// A fold-in candidate list with the sequence number of the newest event of the history it was
+/// computed from.
+type FreshList = (u64, Arc<[ScoredItem]>);
+
+/// Most users whose fold-in candidates are cached at once.
+const MAX_FRESH: usize = 100_000;
 
 /// Marks a catalog item the model does not know.
 pub(crate) const ABSENT: u32 = u32::MAX;
@@ -46,6 +54,10 @@ pub(crate) struct LoadedModel {
     candidates: Vec<OnceLock<Box<[ScoredItem]>>>,
     /// Length of each candidate list.
     pub candidates_len: usize,
+    /// Candidate lists of users with events newer than the model (scored by fold-in over their
+    /// full history), keyed by user and valid for the user's newest event sequence number: a new
+    /// event changes the number, so a list is never served for a history it was not made from.
+    fresh: Mutex<FxHashMap<Box<str>, FreshList>>,
     /// Set when the model is swapped out, to stop its background precomputation.
     retired: AtomicBool,
     /// Candidate lists computed so far.
@@ -88,6 +100,7 @@ impl LoadedModel {
             from_catalog,
             candidates,
             candidates_len,
+            fresh: Mutex::new(FxHashMap::default()),
             retired: AtomicBool::new(false),
             computed: AtomicUsize::new(0),
             load_seconds,
@@ -156,6 +169,27 @@ impl LoadedModel {
             self.computed.fetch_add(1, Ordering::Relaxed);
             self.compute_candidates(row, scratch)
         })
+    }
+
+    /// The fold-in candidates of `user` cached for the history ending at event `last_seq`.
+    pub fn fresh_candidates(&self, user: &str, last_seq: u64) -> Option<Arc<[ScoredItem]>> {
+        let fresh = self.fresh.lock().unwrap_or_else(|p| p.into_inner());
+        fresh.get(user).filter(|(seq, _)| *seq == last_seq).map(|(_, list)| list.clone())
+    }
+
+    /// Keeps the fold-in candidates of `user` for the history ending at `last_seq`. The cache is
+    /// bounded: when full it is emptied (entries are cheap to recompute).
+    pub fn keep_fresh(&self, user: &str, last_seq: u64, list: Arc<[ScoredItem]>) {
+        let mut fresh = self.fresh.lock().unwrap_or_else(|p| p.into_inner());
+        if fresh.len() >= MAX_FRESH && !fresh.contains_key(user) {
+            fresh.clear();
+        }
+        fresh.insert(user.into(), (last_seq, list));
+    }
+
+    /// Drops `user`'s fold-in candidates (erasure).
+    pub fn forget_fresh(&self, user: &str) {
+        self.fresh.lock().unwrap_or_else(|p| p.into_inner()).remove(user);
     }
 
     /// The cached candidates of model user `row`, if already computed.

@@ -21,10 +21,12 @@
 //! [`crate::ServiceConfig::candidates_per_user`] items, seen items excluded, and keeps them with
 //! the loaded model (a new model gets a new cache; a user with newer events moves to the
 //! `history` source, so the cache never goes stale; erasure drops the user's entry). A user the
-//! pass has not reached yet is computed on first request and kept.
+//! pass has not reached yet is computed on first request and kept. Users scored from a stored
+//! history newer than the model get the same treatment on demand: their fold-in list is kept
+//! for the exact history it was made from (keyed by the user's newest event sequence number),
+//! so the next event invalidates it and repeated requests between events are lookups.
 //!
-//! The `model` source is answered from these candidates whenever the cached list is long
-//! enough: without a filter when
+//! Both lists answer a request whenever they are long enough: without a filter when
 //! `n <= candidates_per_user`, and with a filter when at least `n` cached candidates pass it (the
 //! first `n` passing entries of the exact sorted top list are the exact filtered top `n`).
 //! Everything else scores the whole catalogue once and selects the top `n` with the filter and the
@@ -158,17 +160,20 @@ impl Encore {
         exclude_seen: bool,
     ) -> Scored {
         // Decide the source and copy what scoring needs out of the lock.
-        let (row, hist, seen_catalog) = {
+        let (row, fresh) = {
             let data = state.read();
             let Some(h) = data.users.get(user) else {
                 drop(data);
                 return popular(state, req.filter.as_ref(), n, &[]);
             };
-            let row = model.artifact.users.get(user).filter(|_| h.last_seq <= model.watermark);
-            let hist =
-                if row.is_some() { None } else { Some(model.map_history(&h.items, &h.weights)) };
-            let seen = if exclude_seen { h.items.clone() } else { Vec::new() };
-            (row, hist, seen)
+            match model.artifact.users.get(user).filter(|_| h.last_seq <= model.watermark) {
+                Some(row) => (Some(row), None),
+                None => {
+                    let seen = if exclude_seen { h.items.clone() } else { Vec::new() };
+                    let hist = model.map_history(&h.items, &h.weights);
+                    (None, Some((hist, seen, h.last_seq)))
+                }
+            }
         };
         if let Some(row) = row {
             let train = model.artifact.train.row(row as usize);
@@ -182,18 +187,32 @@ impl Encore {
                 self.model_user_top(state, model, row, req.filter.as_ref(), n, exclude_seen);
             return Scored::Model { items, user: Some(row), hist, source: Source::Model };
         }
-        let hist = hist.expect("set when no row");
+        let (hist, seen_catalog, last_seq) = fresh.expect("set when no row");
         if hist.0.is_empty() {
             return popular(state, req.filter.as_ref(), n, &seen_catalog);
         }
-        let items = score_top(
-            state,
-            model,
-            &Query::from_history(&hist.0, &hist.1),
-            req.filter.as_ref(),
-            n,
-            if exclude_seen { &hist.0 } else { &[] },
-        );
+        let query = Query::from_history(&hist.0, &hist.1);
+        let filter = req.filter.as_ref();
+        let cached = if exclude_seen && n <= model.candidates_len {
+            // Same policy as the model source: unfiltered requests compute and keep the list,
+            // filtered ones use it only when it exists.
+            let list = match (model.fresh_candidates(user, last_seq), filter) {
+                (Some(list), _) => Some(list.to_vec()),
+                (None, None) => {
+                    let list = score_top(state, model, &query, None, model.candidates_len, &hist.0);
+                    model.keep_fresh(user, last_seq, list.clone().into());
+                    Some(list)
+                }
+                (None, Some(_)) => None,
+            };
+            list.and_then(|l| answer_from_list(state, model, l, filter, n))
+        } else {
+            None
+        };
+        let items = cached.unwrap_or_else(|| {
+            let exclude: &[u32] = if exclude_seen { &hist.0 } else { &[] };
+            score_top(state, model, &query, filter, n, exclude)
+        });
         Scored::Model { items, user: None, hist, source: Source::History }
     }
 
@@ -242,27 +261,12 @@ impl Encore {
         if exclude_seen && n <= model.candidates_len {
             // Unfiltered: compute and keep the user's list if the background pass has not yet.
             // Filtered: use the list only if it exists, since it may not hold `n` passing items.
-            let cached = match filter {
-                None => SCRATCH.with(|s| model.candidates(row, &mut s.borrow_mut()).to_vec()),
-                Some(_) => {
-                    model.cached_candidates(row).map(<[ScoredItem]>::to_vec).unwrap_or_default()
-                }
+            let list = match filter {
+                None => Some(SCRATCH.with(|s| model.candidates(row, &mut s.borrow_mut()).to_vec())),
+                Some(_) => model.cached_candidates(row).map(<[ScoredItem]>::to_vec),
             };
-            // A list shorter than its nominal length holds every eligible item.
-            let complete = !cached.is_empty() && cached.len() < model.candidates_len;
-            if filter.is_none() {
-                return cached.into_iter().take(n).collect();
-            }
-            let data = state.read();
-            let compiled = data.compile_filter(filter);
-            let passing: Vec<ScoredItem> = cached
-                .into_iter()
-                .filter(|s| compiled.keep(&data, model.to_catalog[s.item as usize]))
-                .take(n)
-                .collect();
-            // The cache holds every eligible item when it is shorter than its nominal length.
-            if passing.len() == n || complete {
-                return passing;
+            if let Some(items) = list.and_then(|l| answer_from_list(state, model, l, filter, n)) {
+                return items;
             }
         }
         let train = model.artifact.train.row(row as usize);
@@ -309,6 +313,31 @@ impl Encore {
                 .collect(),
         })
     }
+}
+
+/// The top `n` passing `filter` from a cached candidate list (best first, seen items already
+/// excluded), or `None` when the list cannot tell: with a filter, fewer than `n` entries pass
+/// and the list is a truncated one (a list shorter than its nominal length holds every eligible
+/// item, so it can always tell).
+fn answer_from_list(
+    state: &CatalogState,
+    model: &LoadedModel,
+    list: Vec<ScoredItem>,
+    filter: Option<&dto::RecommendFilter>,
+    n: usize,
+) -> Option<Vec<ScoredItem>> {
+    let complete = list.len() < model.candidates_len;
+    if filter.is_none() {
+        return Some(list.into_iter().take(n).collect());
+    }
+    let data = state.read();
+    let compiled = data.compile_filter(filter);
+    let passing: Vec<ScoredItem> = list
+        .into_iter()
+        .filter(|s| compiled.keep(&data, model.to_catalog[s.item as usize]))
+        .take(n)
+        .collect();
+    (passing.len() == n || complete).then_some(passing)
 }
 
 /// Scores the whole catalogue for `query` and selects the top `n` passing `filter`, skipping

@@ -54,6 +54,9 @@ impl Encore {
         state.write().remove_user(user_id);
 
         let loaded = state.model.load_full();
+        if let Some(current) = &loaded {
+            current.forget_fresh(user_id);
+        }
         let mut rewritten = 0;
         let mut active_artifact = None;
         for record in self.inner.store.list_models(catalog)? {

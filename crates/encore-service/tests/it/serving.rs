@@ -107,6 +107,19 @@ fn new_plays_count_at_once_and_are_excluded() {
         assert!(!["i31", "i33", "i35"].contains(&rec.item_id.as_str()), "played item recommended");
     }
     assert!(after.recommendations.iter().any(|r| item_group(r.item_id[1..].parse().unwrap()) == 3));
+    // The fold-in list is cached for this history: a repeat is identical, and the cached first
+    // five equal the on-demand first five (n = 8 is beyond candidates_per_user = 5).
+    assert_eq!(svc.recommend("music", &user_req("u4", 10)).unwrap(), after);
+    let five = svc.recommend("music", &user_req("u4", 5)).unwrap();
+    let eight = svc.recommend("music", &user_req("u4", 8)).unwrap();
+    assert_eq!(five.recommendations[..], eight.recommendations[..5]);
+    // One more play changes the history, so the cached list is not served for it.
+    let top = five.recommendations[0].item_id.clone();
+    let play =
+        EventInput { user_id: "u4".into(), item_id: top.clone(), weight: None, timestamp: None };
+    svc.ingest_events("music", &IngestEvents { events: vec![play] }).unwrap();
+    let again = svc.recommend("music", &user_req("u4", 5)).unwrap();
+    assert!(again.recommendations.iter().all(|r| r.item_id != top), "just played: {again:?}");
     // Without exclusion the played items may come back.
     let mut all = user_req("u4", 40);
     all.exclude_seen = Some(false);
