@@ -41,12 +41,23 @@ pub(crate) struct UserHistory {
     pub weights: Vec<f32>,
     /// Sequence number of the user's newest event.
     pub last_seq: u64,
+    /// Number of events applied. With `last_seq` it identifies the history exactly, even when
+    /// concurrent batches are applied out of sequence order.
+    pub revision: u64,
+}
+
+impl UserHistory {
+    /// What identifies this exact history: `(last_seq, revision)`.
+    pub fn stamp(&self) -> (u64, u64) {
+        (self.last_seq, self.revision)
+    }
 }
 
 impl UserHistory {
     /// Adds `weight` to `item`; returns true when the item is new to the history.
     fn add(&mut self, item: u32, weight: f32, seq: u64) -> bool {
         self.last_seq = self.last_seq.max(seq);
+        self.revision += 1;
         match self.items.binary_search(&item) {
             Ok(p) => {
                 self.weights[p] += weight;

@@ -23,9 +23,9 @@ use encore_core::topk::{ScoredItem, top_n};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-/// A fold-in candidate list with the sequence number of the newest event of the history it was
+/// A fold-in candidate list with the stamp (`UserHistory::stamp`) of the history it was
 /// computed from.
-type FreshList = (u64, Arc<[ScoredItem]>);
+type FreshList = ((u64, u64), Arc<[ScoredItem]>);
 
 /// Most users whose fold-in candidates are cached at once.
 const MAX_FRESH: usize = 100_000;
@@ -55,8 +55,8 @@ pub(crate) struct LoadedModel {
     /// Length of each candidate list.
     pub candidates_len: usize,
     /// Candidate lists of users with events newer than the model (scored by fold-in over their
-    /// full history), keyed by user and valid for the user's newest event sequence number: a new
-    /// event changes the number, so a list is never served for a history it was not made from.
+    /// full history), keyed by user and valid for the stamp of the history they were made from:
+    /// any new event changes the stamp, so a list is never served for another history.
     fresh: Mutex<FxHashMap<Box<str>, FreshList>>,
     /// Set when the model is swapped out, to stop its background precomputation.
     retired: AtomicBool,
@@ -171,20 +171,20 @@ impl LoadedModel {
         })
     }
 
-    /// The fold-in candidates of `user` cached for the history ending at event `last_seq`.
-    pub fn fresh_candidates(&self, user: &str, last_seq: u64) -> Option<Arc<[ScoredItem]>> {
+    /// The fold-in candidates of `user` cached for the history with `stamp`.
+    pub fn fresh_candidates(&self, user: &str, stamp: (u64, u64)) -> Option<Arc<[ScoredItem]>> {
         let fresh = self.fresh.lock().unwrap_or_else(|p| p.into_inner());
-        fresh.get(user).filter(|(seq, _)| *seq == last_seq).map(|(_, list)| list.clone())
+        fresh.get(user).filter(|(s, _)| *s == stamp).map(|(_, list)| list.clone())
     }
 
-    /// Keeps the fold-in candidates of `user` for the history ending at `last_seq`. The cache is
+    /// Keeps the fold-in candidates of `user` for the history with `stamp`. The cache is
     /// bounded: when full it is emptied (entries are cheap to recompute).
-    pub fn keep_fresh(&self, user: &str, last_seq: u64, list: Arc<[ScoredItem]>) {
+    pub fn keep_fresh(&self, user: &str, stamp: (u64, u64), list: Arc<[ScoredItem]>) {
         let mut fresh = self.fresh.lock().unwrap_or_else(|p| p.into_inner());
         if fresh.len() >= MAX_FRESH && !fresh.contains_key(user) {
             fresh.clear();
         }
-        fresh.insert(user.into(), (last_seq, list));
+        fresh.insert(user.into(), (stamp, list));
     }
 
     /// Drops `user`'s fold-in candidates (erasure).

@@ -23,8 +23,9 @@
 //! `history` source, so the cache never goes stale; erasure drops the user's entry). A user the
 //! pass has not reached yet is computed on first request and kept. Users scored from a stored
 //! history newer than the model get the same treatment on demand: their fold-in list is kept
-//! for the exact history it was made from (keyed by the user's newest event sequence number),
-//! so the next event invalidates it and repeated requests between events are lookups.
+//! for the exact history it was made from (keyed by the user's newest event sequence number and
+//! event count), so the next event invalidates it and repeated requests between events are
+//! lookups.
 //!
 //! Both lists answer a request whenever they are long enough: without a filter when
 //! `n <= candidates_per_user`, and with a filter when at least `n` cached candidates pass it (the
@@ -171,7 +172,7 @@ impl Encore {
                 None => {
                     let seen = if exclude_seen { h.items.clone() } else { Vec::new() };
                     let hist = model.map_history(&h.items, &h.weights);
-                    (None, Some((hist, seen, h.last_seq)))
+                    (None, Some((hist, seen, h.stamp())))
                 }
             }
         };
@@ -187,7 +188,7 @@ impl Encore {
                 self.model_user_top(state, model, row, req.filter.as_ref(), n, exclude_seen);
             return Scored::Model { items, user: Some(row), hist, source: Source::Model };
         }
-        let (hist, seen_catalog, last_seq) = fresh.expect("set when no row");
+        let (hist, seen_catalog, stamp) = fresh.expect("set when no row");
         if hist.0.is_empty() {
             return popular(state, req.filter.as_ref(), n, &seen_catalog);
         }
@@ -196,11 +197,11 @@ impl Encore {
         let cached = if exclude_seen && n <= model.candidates_len {
             // Same policy as the model source: unfiltered requests compute and keep the list,
             // filtered ones use it only when it exists.
-            let list = match (model.fresh_candidates(user, last_seq), filter) {
+            let list = match (model.fresh_candidates(user, stamp), filter) {
                 (Some(list), _) => Some(list.to_vec()),
                 (None, None) => {
                     let list = score_top(state, model, &query, None, model.candidates_len, &hist.0);
-                    model.keep_fresh(user, last_seq, list.clone().into());
+                    model.keep_fresh(user, stamp, list.clone().into());
                     Some(list)
                 }
                 (None, Some(_)) => None,
