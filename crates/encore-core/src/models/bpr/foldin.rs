@@ -106,4 +106,3 @@ fn solve(l: &[f64], k: usize, b: &mut [f64]) {
         b[i] = s / l[i * k + i];
     }
 }
-
