@@ -25,6 +25,7 @@
 //! One process serves a data directory: events written to the database by another process while
 //! the service runs are not seen until it restarts.
 
+pub mod access;
 mod catalog_data;
 pub mod config;
 pub mod dto;
