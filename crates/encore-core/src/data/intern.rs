@@ -50,6 +50,8 @@ struct PackedMap<'a> {
 
 impl<'a> PackedMap<'a> {
     /// The index of `id`, or `next` (inserted) when it is new.
+    // `&Cow` rather than `&str`: cloning the `Cow` keeps an id borrowed from the file borrowed.
+    #[allow(clippy::ptr_arg)]
     fn get_or_insert(&mut self, key: Key<'_>, id: &Cow<'a, str>, next: u32) -> u32 {
         match key {
             Key::Tiny(k) => *self.tiny.entry(k).or_insert(next),
