@@ -46,8 +46,9 @@ fn dense_solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Vec<f64> {
         b.swap(col, piv);
         for row in col + 1..n {
             let f = a[row][col] / a[col][col];
-            for c in col..n {
-                a[row][c] -= f * a[col][c];
+            let pivot_row = a[col].clone();
+            for (target, source) in a[row][col..].iter_mut().zip(&pivot_row[col..]) {
+                *target -= f * source;
             }
             b[row] -= f * b[col];
         }
