@@ -13,8 +13,26 @@
 //! - [`item_files`] reads item metadata files (Last.fm `artists.dat`, MovieLens `u.item` and
 //!   `movies.csv`, generic CSV) for `encore import-items`.
 //!
-//! Users and items get dense integer keys inside the database, so the events table stores four
-//! integers and a weight per row: that keeps it small and bulk import fast.
+//! Users and items get dense integer keys inside the database, so the events table stores a few
+//! integers and a weight per row (about 57 bytes per event with its user index): that keeps it
+//! small and bulk import fast. Events are clustered by `(catalog, seq)`; sequence numbers are
+//! global, strictly increasing and never reused, so a model's `trained_events_seq` watermark
+//! splits a catalog's events into "seen by training" and "fresh".
+//!
+//! ```no_run
+//! use encore_store::{NewEvent, SqliteStore, Store};
+//! let store = SqliteStore::open("data")?;
+//! store.create_catalog("music")?;
+//! let event = NewEvent { user_id: "u1".into(), item_id: "t9".into(), weight: 1.0, timestamp: None };
+//! let report = store.append_events("music", &[event])?; // durable when this returns
+//! assert_eq!(report.accepted, 1);
+//! # Ok::<(), encore_store::Error>(())
+//! ```
+//!
+//! Measured with `cargo run --release -p encore-store --example import_bench` (5·10^6 synthetic
+//! rows, 10^5 users × 5·10^4 items, on 2 cores shared with other builds, load ≈ 7): bulk import
+//! 512k rows/s wall (4.6 s of CPU time, so about 1.1M rows/s on an idle core), training stream
+//! 2.4M events/s, appends 180 durable commits/s (each waits for an fsync).
 
 pub mod error;
 pub mod item_files;
