@@ -6,7 +6,8 @@
 //!
 //! Contract shared by every back end:
 //! - Every method that names a catalog fails with [`crate::Error::NotFound`] (`kind = "catalog"`)
-//!   when it does not exist, except [`Store::bulk_import`], which creates it.
+//!   when it does not exist, except the imports ([`Store::bulk_import`], [`Store::import_records`],
+//!   [`Store::import_items`]), which create it.
 //! - Every write is atomic: a batch is stored entirely or not at all, and a method returns only
 //!   after its transaction is durably committed.
 //! - Inputs are checked against [`crate::limits`] and rejected with [`crate::Error::Invalid`].

@@ -157,3 +157,22 @@ fn store_is_usable_as_a_trait_object_across_threads() {
     }
     assert_eq!(store.count_events("music").unwrap(), 100);
 }
+
+#[test]
+fn a_database_from_a_newer_build_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SqliteStore::open(dir.path()).unwrap());
+    let conn = rusqlite::Connection::open(dir.path().join(encore_store::DB_FILE_NAME)).unwrap();
+    conn.execute("UPDATE schema_version SET version = 99", []).unwrap();
+    drop(conn);
+    let err = SqliteStore::open(dir.path()).unwrap_err();
+    assert!(matches!(err, Error::Conflict(ref m) if m.contains("schema version 99")), "{err}");
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(encore_store::DB_FILE_NAME), b"not a database at all, really")
+        .unwrap();
+    assert!(matches!(SqliteStore::open(dir.path()), Err(Error::Sqlite(_))));
+}
