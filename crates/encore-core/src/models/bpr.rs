@@ -23,8 +23,9 @@
 //! epochs, so over training the negatives are uniform.
 //!
 //! # Users not in the model (fold-in) and explanations
-//! See [`foldin`]: a history is turned into a user vector by a ridge least-squares fit, which is
-//! linear in the history items and gives an exact per-item decomposition of the score.
+//! A history without a trained vector (new user, session) is folded in by a ridge least-squares
+//! fit, `u = (V_HᵀV_H + λI)⁻¹ Σ_{j∈H} t·v_j` (`bpr/foldin.rs`). It is linear in the history
+//! items, so the score minus the item's bias splits exactly into one term per history item.
 
 mod foldin;
 mod train;
@@ -181,7 +182,7 @@ impl Recommender for BprModel {
         }
     }
 
-    /// The fold-in decomposition (see [`foldin`]): history item `j` contributes
+    /// The fold-in decomposition (see `bpr/foldin.rs`): history item `j` contributes
     /// `v_itemᵀ A v_j`, and the contributions sum to the fold-in score minus the item's bias
     /// `b_item` (which no history item causes). Known users are explained through the same
     /// decomposition of their history, since a trained vector has no exact per-item split.
