@@ -101,24 +101,15 @@ pub async fn problems(State(state): State<AppState>, request: Request, next: Nex
             "unknown_route",
             format!("no route for {method} {path}; the routes are listed at /openapi.json"),
         ),
-        StatusCode::METHOD_NOT_ALLOWED => {
-            let allowed = response
-                .headers()
-                .get(header::ALLOW)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned();
-            let mut rewritten = ApiError::new(
-                status,
-                "method_not_allowed",
-                format!("{method} is not allowed on {path}; allowed: {allowed}"),
-            )
-            .into_response();
-            if let Some(allow) = response.headers().get(header::ALLOW) {
-                rewritten.headers_mut().insert(header::ALLOW, allow.clone());
-            }
-            return rewritten;
-        }
+        // axum adds the `Allow` header to the final response itself (after this layer), so the
+        // detail points to it rather than repeating it.
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+            status,
+            "method_not_allowed",
+            format!(
+                "{method} is not allowed on {path}; the Allow header lists the methods that are"
+            ),
+        ),
         StatusCode::REQUEST_TIMEOUT => ApiError::new(
             status,
             "timeout",
