@@ -74,3 +74,36 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(data_dir: &std::path::Path, file: &str, skip_bad_lines: bool) -> Args {
+        Args {
+            data_dir: data_dir.to_path_buf(),
+            catalog: "films".into(),
+            format: Format::Auto,
+            skip_bad_lines,
+            json: true,
+            file: file.into(),
+        }
+    }
+
+    #[test]
+    fn imports_a_real_file_and_refuses_a_bad_one_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let ui = Ui::for_terminal(true);
+        run(args(dir.path(), "../../../shared/data/ml-100k/u.data", false), &ui).unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(store.count_events("films").unwrap(), 100_000);
+
+        let bad = dir.path().join("bad.tsv");
+        std::fs::write(&bad, "u1\ti1\t1\nu2\ti2\n").unwrap();
+        let err = run(args(dir.path(), bad.to_str().unwrap(), false), &ui).unwrap_err();
+        assert!(format!("{err:#}").contains("bad.tsv:2"), "{err:#}");
+        assert_eq!(store.count_events("films").unwrap(), 100_000);
+        run(args(dir.path(), bad.to_str().unwrap(), true), &ui).unwrap();
+        assert_eq!(store.count_events("films").unwrap(), 100_001);
+    }
+}

@@ -68,3 +68,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imports_items_with_detected_and_forced_formats() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = |file: &str, format: ItemFormat| Args {
+            data_dir: dir.path().to_path_buf(),
+            catalog: "films".into(),
+            format,
+            json: false,
+            file: file.into(),
+        };
+        run(args("../../../shared/data/ml-latest-small/movies.csv", ItemFormat::Auto)).unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(store.catalog_stats("films").unwrap().items, 9742);
+        // Forcing the wrong format fails on the first line and stores nothing more.
+        let err = run(args("../../../shared/data/ml-100k/u.item", ItemFormat::LastfmArtists))
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("u.item:2"), "{err:#}");
+        assert_eq!(store.catalog_stats("films").unwrap().items, 9742);
+        assert!(parse_item_format("nope").is_err());
+        assert_eq!(parse_item_format("ml-100k-items"), Ok(ItemFormat::Ml100kItems));
+    }
+}
