@@ -85,12 +85,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         batches as f64 * 100.0 / secs
     );
     let started = Instant::now();
+    let user = store.user_events("bench", "u0")?;
+    let read_ms = started.elapsed().as_secs_f64() * 1e3;
+    let started = Instant::now();
+    let erased = store.erase_user("bench", "u0")?;
+    println!(
+        "user u0: {} events read in {read_ms:.2} ms, {} erased in {:.2} ms",
+        user.len(),
+        erased.events_deleted,
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    let started = Instant::now();
     let problems = store.integrity_check()?;
     println!(
         "integrity check: {} problems in {:.2} s",
         problems.len(),
         started.elapsed().as_secs_f64()
     );
+    let started = Instant::now();
+    store.delete_catalog("bench")?;
+    println!("delete catalog: {:.2} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 

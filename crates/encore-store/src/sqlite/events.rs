@@ -212,8 +212,9 @@ pub(super) fn erase_user(conn: &Connection, catalog: &str, user_id: &str) -> Res
     let Some(key) = user_key(conn, catalog_id, user_id)? else {
         return Ok(EraseReport::default());
     };
-    let events_deleted = conn
-        .execute("DELETE FROM events WHERE catalog_id = ?1 AND user_key = ?2", (catalog_id, key))?;
+    // By user key alone (keys are unique across catalogs), so the planner takes the user index
+    // instead of scanning the catalog's range.
+    let events_deleted = conn.execute("DELETE FROM events WHERE user_key = ?1", [key])?;
     conn.execute("DELETE FROM users WHERE key = ?1", [key])?;
     Ok(EraseReport { events_deleted: events_deleted as u64, user_deleted: true })
 }
