@@ -1,21 +1,23 @@
 //! `/v1/catalogs`: create, list, inspect and delete catalogs.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use encore_service::dto::{CatalogInfo, CatalogList, CreateCatalog};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath};
+use crate::routes::recommend::DefaultCatalog;
 use crate::state::AppState;
 
-/// The catalog routes.
-pub fn router() -> OpenApiRouter<AppState> {
+/// The catalog routes; creating or deleting a catalog invalidates `default_catalog`.
+pub fn router(default_catalog: DefaultCatalog) -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .routes(routes!(list_catalogs, create_catalog))
         .routes(routes!(get_catalog, delete_catalog))
+        .layer(Extension(default_catalog))
 }
 
 /// Lists every catalog with its counts and active model.
@@ -33,9 +35,11 @@ async fn list_catalogs(State(state): State<AppState>) -> ApiResult<Json<CatalogL
     ))]
 async fn create_catalog(
     State(state): State<AppState>,
+    Extension(default_catalog): Extension<DefaultCatalog>,
     ApiJson(request): ApiJson<CreateCatalog>,
 ) -> ApiResult<(StatusCode, Json<CatalogInfo>)> {
     let info = state.run(move |service| service.create_catalog(&request)).await?;
+    default_catalog.invalidate();
     Ok((StatusCode::CREATED, Json(info)))
 }
 
@@ -63,8 +67,12 @@ async fn get_catalog(
     ))]
 async fn delete_catalog(
     State(state): State<AppState>,
+    Extension(default_catalog): Extension<DefaultCatalog>,
     ApiPath(catalog): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    state.run(move |service| service.delete_catalog(&catalog)).await?;
+    let result = state.run(move |service| service.delete_catalog(&catalog)).await;
+    // Invalidate even on failure: a delete that failed half-way may still have changed the set.
+    default_catalog.invalidate();
+    result?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,8 +6,12 @@
 //! ids and scores. Everything else about a request (logging, metrics) is kept allocation-light in
 //! [`crate::middleware`] and [`crate::metrics`].
 
-use axum::Json;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
 use axum::extract::State;
+use axum::{Extension, Json};
+use encore_service::Encore;
 use encore_service::dto::{RecommendRequest, RecommendResponse, Source};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -18,9 +22,53 @@ use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 
-/// The recommendation routes.
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::default().routes(routes!(recommend_simple)).routes(routes!(recommend))
+/// The recommendation routes; `default_catalog` is shared with the catalog routes, which
+/// invalidate it.
+pub fn router(default_catalog: DefaultCatalog) -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(recommend_simple))
+        .routes(routes!(recommend))
+        .layer(Extension(default_catalog))
+}
+
+/// Which catalog `POST /recommend` uses when the body names none: the only one, remembered.
+///
+/// Asking the service means listing the catalogs in the store — an SQLite read on every request
+/// of the hot path. The answer only changes when a catalog is created or deleted, and those go
+/// through the catalog routes, which call [`DefaultCatalog::invalidate`] after the change is
+/// committed. An answer is cached with the generation read *before* asking the store, so an
+/// answer computed across a concurrent create or delete is never served after it.
+#[derive(Debug, Clone, Default)]
+pub struct DefaultCatalog {
+    inner: Arc<DefaultCatalogInner>,
+}
+
+#[derive(Debug, Default)]
+struct DefaultCatalogInner {
+    generation: AtomicU64,
+    cached: RwLock<Option<(u64, String)>>,
+}
+
+impl DefaultCatalog {
+    /// Forgets the cached answer; call after creating or deleting a catalog.
+    pub fn invalidate(&self) {
+        self.inner.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The default catalog, from the cache or the service.
+    fn get(&self, service: &Encore) -> Result<String, encore_service::Error> {
+        let generation = self.inner.generation.load(Ordering::SeqCst);
+        if let Some((cached_generation, name)) =
+            &*self.inner.cached.read().unwrap_or_else(|p| p.into_inner())
+            && *cached_generation == generation
+        {
+            return Ok(name.clone());
+        }
+        let name = service.default_catalog()?;
+        *self.inner.cached.write().unwrap_or_else(|p| p.into_inner()) =
+            Some((generation, name.clone()));
+        Ok(name)
+    }
 }
 
 /// `POST /recommend` body: the simple contract.
@@ -76,13 +124,14 @@ pub struct SimpleRecommendResponse {
     ))]
 async fn recommend_simple(
     State(state): State<AppState>,
+    Extension(default_catalog): Extension<DefaultCatalog>,
     ApiJson(request): ApiJson<SimpleRecommendRequest>,
 ) -> ApiResult<Json<SimpleRecommendResponse>> {
     let response = state
         .run(move |service| {
             let catalog = match request.catalog {
                 Some(catalog) => catalog,
-                None => service.default_catalog()?,
+                None => default_catalog.get(service)?,
             };
             let full = RecommendRequest {
                 user_id: Some(request.user_id),

@@ -46,4 +46,8 @@ async fn a_single_catalog_is_the_default_of_the_simple_contract() {
     assert_eq!(reply.status.as_u16(), 400, "{}", reply.body);
     let reply = app.post("/recommend", json!({"user_id": "r1", "catalog": "music"})).await;
     reply.ok(200);
+    // Back to one catalog: the default applies again at once.
+    assert_eq!(app.delete("/v1/catalogs/films").await.status, 204);
+    let reply = app.post("/recommend", json!({"user_id": "r1"})).await;
+    assert_eq!(reply.ok(200)["catalog"], "music");
 }
