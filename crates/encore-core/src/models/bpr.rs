@@ -9,14 +9,15 @@
 //! # Parallel and deterministic training (stratified SGD)
 //! Plain parallel SGD ("Hogwild") races on shared item vectors, so its result depends on thread
 //! timing. Here every epoch follows the DSGD scheme of Gemulla et al. (2011): users are cut into
-//! [`STRATA`] blocks of about equal interaction counts, and items — after a fresh random
-//! permutation each epoch — into [`STRATA`] blocks of equal size. Sub-epoch `s` trains the
-//! strata (user block `b`, item block `(b + s) mod S)` for all `b` in parallel; they touch
-//! disjoint user and item rows, so no update is ever lost or reordered. Within a stratum, as
-//! many SGD steps as it holds interactions draw a random positive from the stratum and a
-//! uniform negative from its item block (a negative the user has is skipped, as in `implicit`),
-//! with a random generator seeded from (seed, epoch, sub-epoch, stratum). Nothing depends on the
-//! number of threads, so the model is bit-identical for any pool size.
+//! `S` blocks of about equal interaction counts, and items — after a fresh random permutation
+//! each epoch — into `S` blocks of equal size (`S` = [`STRATA`], or fewer when the data have
+//! fewer than [`MIN_BLOCK`] users or items per block; it depends on the data only). Sub-epoch
+//! `s` trains the strata (user block `b`, item block `(b + s) mod S)` for all `b` in parallel;
+//! they touch disjoint user and item rows, so no update is ever lost or reordered. Within a
+//! stratum, as many SGD steps as it holds interactions draw a random positive from the stratum
+//! and a uniform negative from its item block (a negative the user has is skipped, as in
+//! `implicit`), with a random generator seeded from (seed, epoch, sub-epoch, stratum). Nothing
+//! depends on the number of threads, so the model is bit-identical for any pool size.
 //!
 //! Restricting negatives to the positive's item block would bias the sampling if blocks were
 //! fixed; the per-epoch permutation makes every pair of items share a block in `1/S` of the
@@ -37,7 +38,7 @@ use crate::matrix::InteractionMatrix;
 use crate::topk::{ScoredItem, top_n};
 use crate::{Error, Result};
 
-pub use train::STRATA;
+pub use train::{MIN_BLOCK, STRATA};
 
 /// BPR hyperparameters.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

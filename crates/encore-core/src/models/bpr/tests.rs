@@ -217,3 +217,24 @@ fn spec_validation() {
     assert!(parse("bpr:iterations=0").is_err());
     assert!(parse("bpr:epochs=3").is_err());
 }
+
+#[test]
+fn a_catalogue_smaller_than_the_blocks_still_trains() {
+    // 8 items < MIN_BLOCK: one stratum, negatives drawn from the whole catalogue.
+    // Without training (every block too small to draw a negative) about half would be right.
+    let m = clustered(200, 8, 2, 9);
+    let model = fit(&m, &BprConfig { learning_rate: 0.1, iterations: 100, ..small_config() });
+    let mut scores = vec![0f32; 8];
+    let (mut right, mut asked) = (0, 0);
+    for u in 0..200u32 {
+        let row = m.row(u as usize);
+        if row.len() == 4 {
+            continue; // nothing of the user's own cluster left to recommend
+        }
+        model.score(&Query { user: Some(u), items: row.indices, weights: row.values }, &mut scores);
+        let best = top_n(&scores, 1, row.indices)[0];
+        asked += 1;
+        right += usize::from(best.item / 4 == u % 2);
+    }
+    assert!(right * 100 >= asked * 95, "{right} of {asked} users got their own cluster");
+}

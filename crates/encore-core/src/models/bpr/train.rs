@@ -10,10 +10,13 @@ use crate::matrix::InteractionMatrix;
 use crate::models::FitOptions;
 use crate::{Error, Result};
 
-/// Number of user blocks and of item blocks (`S`). Fixed — not derived from the thread count —
+/// Largest number of user blocks and of item blocks (`S`). Fixed — not derived from the thread count —
 /// so that the strata, and therefore the model, are the same on every machine; 16 strata per
 /// sub-epoch keep up to about 8 threads busy despite uneven stratum sizes.
 pub const STRATA: usize = 16;
+
+/// Fewest users and items per block; smaller data sets use fewer blocks (see `train`).
+pub const MIN_BLOCK: usize = 64;
 
 /// Trained parameters, row-major.
 pub(super) struct Trained {
@@ -185,18 +188,23 @@ pub(super) fn train(
     let mut items: Vec<f32> = (0..ni * k).map(|_| (unit(&mut rng) - 0.5) * scale).collect();
     let mut bias = vec![0f32; ni];
 
+    // The number of blocks depends on the data only (never on the thread count): STRATA, or
+    // fewer for a small catalogue or user base, so that every item block holds at least
+    // MIN_BLOCK items to draw negatives from (below 2·MIN_BLOCK items training is sequential
+    // over the whole catalogue).
+    let strata = (ni.min(nu) / MIN_BLOCK).clamp(1, STRATA);
     // User blocks of about equal interaction counts (contiguous user ranges).
     let nnz = m.nnz() as u64;
     let indptr = m.indptr();
-    let mut user_bounds: Vec<usize> = (0..=STRATA)
-        .map(|b| indptr[..nu].partition_point(|&p| p < nnz * b as u64 / STRATA as u64))
+    let mut user_bounds: Vec<usize> = (0..=strata)
+        .map(|b| indptr[..nu].partition_point(|&p| p < nnz * b as u64 / strata as u64))
         .collect();
     user_bounds[0] = 0;
-    user_bounds[STRATA] = nu;
+    user_bounds[strata] = nu;
     // Item blocks: equal-size ranges of positions in the epoch's permutation.
-    let item_bounds: Vec<usize> = (0..=STRATA).map(|b| ni * b / STRATA).collect();
+    let item_bounds: Vec<usize> = (0..=strata).map(|b| ni * b / strata).collect();
     let mut pos_block = vec![0u8; ni];
-    for b in 0..STRATA {
+    for b in 0..strata {
         pos_block[item_bounds[b]..item_bounds[b + 1]].fill(b as u8);
     }
 
@@ -204,7 +212,7 @@ pub(super) fn train(
     let mut pos = vec![0u32; ni];
     let mut perm_items = vec![0f32; ni * k];
     let mut perm_bias = vec![0f32; ni];
-    let mut bucket_start = vec![0usize; STRATA * STRATA + 1];
+    let mut bucket_start = vec![0usize; strata * strata + 1];
     let mut bucket_users = vec![0u32; m.nnz()];
     let mut bucket_items = vec![0u32; m.nnz()];
 
@@ -230,10 +238,10 @@ pub(super) fn train(
         );
         // Counting sort of the interactions into the S × S strata (bucket `b·S + ib`). The
         // buckets of user block `b` are contiguous, so each user block fills its own region.
-        let counts: Vec<[usize; STRATA]> = (0..STRATA)
+        let counts: Vec<Vec<usize>> = (0..strata)
             .into_par_iter()
             .map(|b| {
-                let mut c = [0usize; STRATA];
+                let mut c = vec![0usize; strata];
                 for u in user_bounds[b]..user_bounds[b + 1] {
                     for &i in m.row(u).indices {
                         c[pos_block[pos[i as usize] as usize] as usize] += 1;
@@ -245,18 +253,18 @@ pub(super) fn train(
         bucket_start[0] = 0;
         for (b, c) in counts.iter().enumerate() {
             for (ib, &n) in c.iter().enumerate() {
-                bucket_start[b * STRATA + ib + 1] = bucket_start[b * STRATA + ib] + n;
+                bucket_start[b * strata + ib + 1] = bucket_start[b * strata + ib] + n;
             }
         }
         {
             let region_bounds: Vec<usize> =
-                (0..=STRATA).map(|b| bucket_start[b * STRATA]).collect();
+                (0..=strata).map(|b| bucket_start[b * strata]).collect();
             let user_regions = split_mut(&mut bucket_users, &region_bounds);
             let item_regions = split_mut(&mut bucket_items, &region_bounds);
             user_regions.into_par_iter().zip(item_regions).enumerate().for_each(|(b, (bu, bi))| {
-                let base = bucket_start[b * STRATA];
+                let base = bucket_start[b * strata];
                 let mut next: Vec<usize> =
-                    (0..STRATA).map(|ib| bucket_start[b * STRATA + ib] - base).collect();
+                    (0..strata).map(|ib| bucket_start[b * strata + ib] - base).collect();
                 for u in user_bounds[b]..user_bounds[b + 1] {
                     for &i in m.row(u).indices {
                         let p = pos[i as usize];
@@ -270,7 +278,7 @@ pub(super) fn train(
         }
 
         let (mut loss, mut steps) = (0f64, 0u64);
-        for sub in 0..STRATA {
+        for sub in 0..strata {
             if observer.is_cancelled() {
                 return Err(Error::Cancelled);
             }
@@ -280,14 +288,14 @@ pub(super) fn train(
             // Stratum b pairs user block b with item block (b + sub) mod S.
             item_chunks.rotate_left(sub);
             bias_chunks.rotate_left(sub);
-            let strata: Vec<Stratum<'_>> = user_chunks
+            let tasks: Vec<Stratum<'_>> = user_chunks
                 .drain(..)
                 .zip(item_chunks.drain(..))
                 .zip(bias_chunks.drain(..))
                 .enumerate()
                 .map(|(b, ((uc, ic), bc))| {
-                    let ib = (b + sub) % STRATA;
-                    let bucket = b * STRATA + ib;
+                    let ib = (b + sub) % strata;
+                    let bucket = b * strata + ib;
                     let range = bucket_start[bucket]..bucket_start[bucket + 1];
                     Stratum {
                         seed: mix(&[seed, TAG_STRATUM, epoch as u64, sub as u64, b as u64]),
@@ -302,7 +310,7 @@ pub(super) fn train(
                 })
                 .collect();
             let results: Vec<(f64, u64)> =
-                strata.into_par_iter().map(|s| run_stratum(s, m, &perm, k, lr, reg)).collect();
+                tasks.into_par_iter().map(|s| run_stratum(s, m, &perm, k, lr, reg)).collect();
             for (l, n) in results {
                 loss += l;
                 steps += n;

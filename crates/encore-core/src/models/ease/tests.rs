@@ -172,6 +172,16 @@ fn refuses_before_allocating_when_over_the_memory_limit() {
 }
 
 #[test]
+fn a_singular_gram_matrix_without_penalty_is_an_error() {
+    // Item 2 has no interactions: with λ = 0 its row of XᵀX is zero.
+    let x = InteractionMatrix::from_triplets(2, 3, &[0, 1], &[0, 1], &[1.0, 1.0]).unwrap();
+    let cfg = EaseConfig { lambda: 0.0, dropout: 0.0, weighting: EaseWeighting::Binary };
+    let err = EaseModel::fit(&cfg, &x, &FitOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::InvalidInput(_)) && err.to_string().contains("lambda"), "{err}");
+    assert!(EaseModel::fit(&EaseConfig { lambda: 1.0, ..cfg }, &x, &FitOptions::default()).is_ok());
+}
+
+#[test]
 fn arrays_round_trip() {
     let x = random_matrix(20, 8, 0.4, 5);
     let model = fit(&x, 3.0, EaseWeighting::Log);
