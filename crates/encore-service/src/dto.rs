@@ -148,7 +148,8 @@ pub struct EventInput {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IngestEvents {
-    /// The events; all are stored or none.
+    /// The events; all are stored or none. Two events with the same `user_id`, `item_id` and
+    /// explicit `timestamp` are one event sent twice: the batch is refused (400).
     pub events: Vec<EventInput>,
 }
 

@@ -312,6 +312,11 @@ impl Encore {
         let now_s = now_ms() / 1000;
         let mut errors = RowErrors::default();
         let mut rows = Vec::with_capacity(req.events.len());
+        // An event with an explicit timestamp is identified by (user, item, timestamp): the same
+        // triple twice in one batch is one event sent twice (a client bug or a botched retry),
+        // and storing both would count it twice. Events without a timestamp are repeat plays
+        // stamped at ingestion, so they may repeat.
+        let mut first_of: FxHashMap<(&str, &str, i64), usize> = FxHashMap::default();
         for (i, e) in req.events.iter().enumerate() {
             if let Some(m) = validate::id_problem(&e.user_id, cfg.max_id_len) {
                 errors.push(i, "user_id", m);
@@ -327,6 +332,14 @@ impl Encore {
                 && t < 0
             {
                 errors.push(i, "timestamp", "must be seconds since the Unix epoch (>= 0)");
+            }
+            if let Some(t) = e.timestamp {
+                let first = *first_of.entry((&e.user_id, &e.item_id, t)).or_insert(i);
+                if first != i {
+                    let m =
+                        format!("duplicates event {first} (same user_id, item_id and timestamp)");
+                    errors.push(i, "timestamp", m);
+                }
             }
             rows.push(NewEvent {
                 user_id: e.user_id.clone(),

@@ -7,3 +7,7 @@ mod evaluate;
 mod parity;
 mod pipeline;
 mod server_process;
+mod reliability_bad_input;
+mod reliability_common;
+mod reliability_crash;
+mod reliability_load;

@@ -68,6 +68,7 @@ struct ModelPath {
     params(("catalog" = String, Path, description = "Catalog name"), ("version" = String, Path, description = "Model version")),
     responses(
         (status = 200, description = "The version is active", body = ModelInfo),
+        (status = 400, description = "The version is not a version such as `v3` (`invalid_field`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such catalog or version (`catalog_not_found`, `model_not_found`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn activate_model(

@@ -27,6 +27,7 @@ struct UserPath {
     params(("catalog" = String, Path, description = "Catalog name"), ("user_id" = String, Path, description = "User id")),
     responses(
         (status = 200, description = "The user's stored events", body = UserData),
+        (status = 400, description = "The user id is not a valid id, e.g. it holds control characters (`invalid_field`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such catalog or user (`catalog_not_found`, `user_not_found`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn get_user(
@@ -42,6 +43,7 @@ async fn get_user(
     params(("catalog" = String, Path, description = "Catalog name"), ("user_id" = String, Path, description = "User id")),
     responses(
         (status = 200, description = "Erased; the receipt says what was removed", body = EraseReceipt),
+        (status = 400, description = "The user id is not a valid id, e.g. it holds control characters (`invalid_field`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such catalog or user (`catalog_not_found`, `user_not_found`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn erase_user(
