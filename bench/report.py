@@ -11,6 +11,14 @@ import re
 import sys
 
 
+def cpu_seconds(path: str) -> float:
+    """User + system CPU seconds from a `/usr/bin/time -v` report."""
+    text = open(path).read()
+    user = float(re.search(r"User time \(seconds\): (\S+)", text).group(1))
+    system = float(re.search(r"System time \(seconds\): (\S+)", text).group(1))
+    return user + system
+
+
 def gnu_time(path: str) -> tuple[float, int]:
     """(wall seconds, max RSS bytes) from a `/usr/bin/time -v` report."""
     text = open(path).read()
@@ -41,6 +49,11 @@ def main() -> None:
         ("seconds per epoch", encore_fit / iterations, implicit["epoch_s"]),
         ("training, s", encore_fit, implicit["train_s"]),
         ("total (read + train), s", total_wall, implicit_total),
+        (
+            "total CPU (all threads), s",
+            cpu_seconds(p("time_encore_train.txt")),
+            implicit["read_cpu_s"] + implicit["train_cpu_s"],
+        ),
         ("peak memory, MiB", encore_rss / 2**20, implicit["peak_rss_bytes"] / 2**20),
         ("NDCG@10 (20 % holdout)", encore_ndcg, implicit["ndcg@10"]),
     ]
@@ -54,7 +67,8 @@ def main() -> None:
     print(
         "encore read = `encore train --model popularity` (read, build, write the model file); "
         "encore total = `encore train` wall clock including process start and the model-file "
-        "write; implicit total = read + fit inside python (imports excluded); implicit peak "
+        "write; implicit total = read + fit inside python (imports excluded). CPU seconds are "
+        "the less load-sensitive figure on a shared machine. Implicit peak "
         f"memory is measured after fit (whole process with evaluation: "
         f"{implicit_process_rss / 2**20:.0f} MiB)."
     )

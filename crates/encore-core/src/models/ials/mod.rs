@@ -81,6 +81,11 @@ struct RowScratch {
 
 impl IalsModel {
     /// Trains on `matrix` (users × items, raw weights).
+    ///
+    /// After each epoch the observer receives the full objective (module docs) divided by the
+    /// number of interactions. It costs nothing extra: the all-pairs term is `tr(XᵀX·YᵀY)` from
+    /// the two Gram matrices ALS needs anyway, and the CG solver tracks the predictions of the
+    /// observed entries through its steps. Cancellation is polled before each half-epoch.
     pub fn fit(
         config: &IalsConfig,
         matrix: &InteractionMatrix,
