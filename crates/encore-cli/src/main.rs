@@ -53,6 +53,8 @@ enum Command {
     Serve(commands::serve::Args),
     /// Quick start: generate a synthetic music catalog, train a model and serve it.
     Demo(commands::demo::Args),
+    /// Create, list and revoke API keys.
+    Keys(commands::keys::Args),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +95,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ImportItems(args) => commands::import_items::run(args),
         Command::Serve(args) => commands::serve::run(args),
         Command::Demo(args) => commands::demo::run(args),
+        Command::Keys(args) => commands::keys::run(args),
     }
 }
 

@@ -13,21 +13,26 @@
 //!   `models` with training jobs, `ops` for health, readiness and metrics).
 //! - [`error`]: [`ApiError`], the single mapping of every failure to `application/problem+json`.
 //! - [`extract`]: JSON/path/query extractors whose rejections are problems naming the field.
-//! - [`middleware`]: request ids, the (no-op for now) authentication slot, problem+json for the
-//!   framework's bare errors, the panic handler.
+//! - [`middleware`]: request ids, problem+json for the framework's bare errors, the panic handler.
+//! - [`auth`]: API keys (401), per-key rate limits ([`ratelimit`], 429), roles and catalog scopes
+//!   (403), and the audit log of admin acts and user-data access, on every route but `/healthz`,
+//!   `/readyz`, `/openapi.json` and `/docs` (and `/metrics` when it is made public).
 //! - [`metrics`]: the Prometheus recorder and per-route request metrics.
 //! - [`openapi`]: the OpenAPI 3.1 document served at `/openapi.json`, rendered by the vendored
 //!   Swagger UI at `/docs` (no internet access needed).
 
+pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod ratelimit;
 pub mod routes;
 mod server;
 pub mod state;
 pub mod telemetry;
+pub mod tls;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -43,14 +48,19 @@ use utoipa::Modify;
 
 pub use error::{ApiError, ApiResult, Problem};
 pub use server::{serve, serve_on, shutdown_signal};
-pub use state::{AppState, ServerConfig};
+pub use state::{AppState, ServerConfig, TlsFiles};
 pub use telemetry::{LogFormat, init_logging};
 
 /// The complete HTTP application: every route, the OpenAPI document and docs page, and the
 /// middleware stack described in [`middleware`].
 pub fn app(state: AppState) -> Router {
-    let (api, openapi) = api_router_and_doc();
     let config = state.config().clone();
+    let (api, ops, openapi) = api_router_and_doc(config.security.metrics_public);
+    // The authentication middleware runs after routing, so it knows the route template.
+    let api =
+        api.route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
+    let ops =
+        ops.route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
 
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", openapi);
 
@@ -80,10 +90,15 @@ pub fn app(state: AppState) -> Router {
 
     Router::new()
         .merge(api)
+        .merge(ops)
         .merge(docs)
         .layer(
             // Outermost first; see the `middleware` module docs for why this order.
             ServiceBuilder::new()
+                // Keys must never reach a log: mark the header sensitive before anything sees it.
+                .layer(tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
+                    axum::http::header::AUTHORIZATION,
+                ]))
                 .layer(SetRequestIdLayer::x_request_id(middleware::SequentialRequestId::new()))
                 .layer(trace)
                 .layer(PropagateRequestIdLayer::x_request_id())
@@ -100,21 +115,27 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The routes with their OpenAPI document, the framework-level errors added to every operation.
-fn api_router_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+/// The product routes and the operational routes with their OpenAPI document, the
+/// framework-level errors and the security requirements added to every operation.
+fn api_router_and_doc(
+    metrics_public: bool,
+) -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
     use utoipa::OpenApi;
-    let (router, mut openapi) =
+    let (api, mut openapi) =
         utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
             .merge(routes::api())
-            .route_layer(axum::middleware::from_fn(middleware::authenticate))
-            .merge(routes::ops())
             .split_for_parts();
+    let (ops, ops_doc) = utoipa_axum::router::OpenApiRouter::<AppState>::new()
+        .merge(routes::ops())
+        .split_for_parts();
+    openapi.merge(ops_doc);
     openapi::CommonErrors.modify(&mut openapi);
-    (router, openapi)
+    auth::BearerSecurity { metrics_public }.modify(&mut openapi);
+    (api, ops, openapi)
 }
 
 /// The OpenAPI document of [`app`], without building a router (for `encore serve --openapi`,
 /// tests and tooling).
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api_router_and_doc().1
+    api_router_and_doc(false).2
 }

@@ -1,4 +1,4 @@
-//! Cross-cutting request handling: request ids, the authentication slot, problem+json for the
+//! Cross-cutting request handling: request ids, the caller's [`Principal`], problem+json for the
 //! framework's own errors, and the panic handler. [`crate::app`] stacks them in this order
 //! (outermost first):
 //!
@@ -9,7 +9,8 @@
 //! 5. problems: bare error responses (404 of an unknown route, 405, 408 timeout, 413 from the
 //!    length-limit layer) become problem+json;
 //! 6. timeout, body limit;
-//! 7. authentication ([`authenticate`]): a no-op today, the place where API keys go.
+//! 7. after routing, on every route: API keys, rate limits, roles and the audit log
+//!    ([`crate::auth::authenticate`]).
 
 use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,26 +62,15 @@ impl MakeRequestId for SequentialRequestId {
     }
 }
 
-/// Who is calling. Today every request is [`Principal::Anonymous`]; the API-key issue replaces
-/// [`authenticate`] with a lookup that yields a key id, its role and its catalog scope, and
-/// handlers that need a role read this extension.
+/// Who is calling: [`crate::auth::authenticate`] puts the verified key in the request extensions
+/// of every protected route, for handlers that need to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Principal {
     /// No credentials are required or checked (the current, single-tenant mode).
     Anonymous,
-}
-
-/// The authentication slot: a middleware that runs for every `/v1` and `/recommend` request,
-/// after body limits and before the handler.
-///
-/// It is deliberately a no-op now (it marks the request [`Principal::Anonymous`]). When API keys
-/// arrive, this is the one function that reads `Authorization: Bearer …`, checks the key against
-/// the store, attaches the principal, and rejects with 401/403 problems, without touching any
-/// handler.
-pub async fn authenticate(mut request: Request, next: Next) -> Response {
-    request.extensions_mut().insert(Principal::Anonymous);
-    next.run(request).await
+    /// A verified, unrevoked API key, already authorized for the route.
+    Key(std::sync::Arc<encore_service::access::Caller>),
 }
 
 /// Rewrites the framework's bare error responses (empty or plain-text bodies) as problem+json, so

@@ -46,6 +46,7 @@ pub const TAG_OPS: &str = "operations";
         (name = "users", description = "A user's stored data: access and erasure"),
         (name = "models", description = "Model registry and background training jobs"),
         (name = "operations", description = "Health, readiness and metrics"),
+        (name = "access", description = "API keys and the audit log (admin keys for all catalogs)"),
     ),
     components(schemas(Problem, FieldProblem))
 )]

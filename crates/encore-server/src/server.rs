@@ -10,8 +10,16 @@ use crate::state::AppState;
 /// Binds `state.config().listen`, logs the address, and serves [`crate::app`] until SIGTERM or
 /// ctrl-c; then stops accepting, lets in-flight requests finish (up to the configured grace
 /// period) and returns.
+/// With [`crate::ServerConfig::tls`] set, it serves HTTPS ([`crate::tls`]).
 pub async fn serve(state: AppState) -> std::io::Result<()> {
     let listen = state.config().listen;
+    if let Some(files) = state.config().tls.clone() {
+        let config = crate::tls::load_config(&files).await?;
+        let listener = std::net::TcpListener::bind(listen).map_err(|error| {
+            std::io::Error::new(error.kind(), format!("cannot listen on {listen}: {error}"))
+        })?;
+        return crate::tls::serve_tls_on(state, listener, config, shutdown_signal()).await;
+    }
     let listener = TcpListener::bind(listen).await.map_err(|error| {
         std::io::Error::new(error.kind(), format!("cannot listen on {listen}: {error}"))
     })?;
@@ -38,6 +46,8 @@ pub async fn serve_on(
         }
     });
 
+    let reload = crate::auth::spawn_key_reload(&state);
+
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;
@@ -60,6 +70,7 @@ pub async fn serve_on(
         }
     };
     upkeep.abort();
+    reload.abort();
     tracing::info!("server stopped");
     outcome
 }

@@ -24,6 +24,19 @@ pub struct ServerConfig {
     /// Log one line per request at INFO (otherwise at DEBUG, so the hot path pays nothing when
     /// the log level is INFO).
     pub access_log: bool,
+    /// API keys, rate limits, `/metrics` access ([`crate::auth`]).
+    pub security: crate::auth::SecurityConfig,
+    /// Serve HTTPS with this certificate and key; `None` for plain HTTP.
+    pub tls: Option<TlsFiles>,
+}
+
+/// PEM files of the server's TLS certificate chain and private key.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// Certificate chain, PEM.
+    pub cert: std::path::PathBuf,
+    /// Private key (PKCS#8, PKCS#1 or SEC1), PEM.
+    pub key: std::path::PathBuf,
 }
 
 impl Default for ServerConfig {
@@ -34,6 +47,8 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
             access_log: false,
+            security: crate::auth::SecurityConfig::default(),
+            tls: None,
         }
     }
 }
@@ -51,17 +66,34 @@ struct Inner {
     /// The (catalog, version) series of `encore_active_model_info` set to 1 at the last scrape,
     /// so a replaced version's series can be set to 0.
     published_models: Mutex<HashMap<String, String>>,
+    /// API keys and the audit log.
+    access: Arc<encore_service::access::Access>,
+    /// Per-key token buckets.
+    limiter: crate::ratelimit::RateLimiter,
 }
 
 impl AppState {
     /// State over an opened service.
+    /// The API keys are loaded from the service's store; if that fails, every request is refused
+    /// (fail closed) until the periodic reload succeeds.
     pub fn new(service: Arc<encore_service::Encore>, config: ServerConfig) -> Self {
+        let store = Arc::clone(service.store());
+        let access = encore_service::access::Access::open(Arc::clone(&store)).unwrap_or_else(|error| {
+            tracing::error!(%error, "cannot load the API keys; refusing every request until they load");
+            encore_service::access::Access::empty(store)
+        });
+        let limiter = crate::ratelimit::RateLimiter::new(
+            config.security.rate_limit,
+            config.security.key_rate_limits.clone(),
+        );
         AppState {
             inner: Arc::new(Inner {
                 config,
                 service,
                 metrics: crate::metrics::recorder(),
                 published_models: Mutex::new(HashMap::new()),
+                access: Arc::new(access),
+                limiter,
             }),
         }
     }
@@ -74,6 +106,16 @@ impl AppState {
     /// The service every handler calls (through [`AppState::run`] when it may block).
     pub fn service(&self) -> &Arc<encore_service::Encore> {
         &self.inner.service
+    }
+
+    /// API keys and the audit log.
+    pub fn access(&self) -> &Arc<encore_service::access::Access> {
+        &self.inner.access
+    }
+
+    /// The per-key rate limiter.
+    pub fn limiter(&self) -> &crate::ratelimit::RateLimiter {
+        &self.inner.limiter
     }
 
     /// The Prometheus handle `/metrics` renders.

@@ -67,17 +67,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     let base = format!("http://{}", args.listen);
+    let config = ServerConfig { listen: args.listen, ..ServerConfig::default() };
+    let state = AppState::new(Arc::new(service), config);
+    // The demo prints an admin key so the curl lines work as they are: the first-start key on a
+    // new directory, otherwise a fresh `demo` key (the old secrets were shown once and are gone).
+    let access = state.access();
+    let key = match access.bootstrap().context("cannot create the demo API key")? {
+        Some(created) => created,
+        None => access
+            .create_key(&encore_service::access::CreateKey {
+                name: "demo".into(),
+                role: encore_service::access::Role::Admin,
+                catalog: None,
+            })
+            .context("cannot create the demo API key")?,
+    };
+    let auth = format!("-H 'Authorization: Bearer {}'", key.secret);
     eprintln!("\nEncore demo: catalog `{CATALOG}` served on {base}");
+    eprintln!("admin API key (shown only now): {}", key.secret);
     eprintln!("try:");
     eprintln!(
-        "  curl -s -X POST {base}/recommend -H 'content-type: application/json' -d '{{\"user_id\": \"u1\"}}'"
+        "  curl -s -X POST {base}/recommend {auth} -H 'content-type: application/json' -d '{{\"user_id\": \"u1\"}}'"
     );
     eprintln!(
-        "  curl -s -X POST {base}/v1/catalogs/{CATALOG}/recommend -H 'content-type: application/json' \\\n       -d '{{\"user_id\": \"u1\", \"n\": 5, \"explain\": true, \"filter\": {{\"kinds\": [\"track\"]}}}}'"
+        "  curl -s -X POST {base}/v1/catalogs/{CATALOG}/recommend {auth} -H 'content-type: application/json' \\\n       -d '{{\"user_id\": \"u1\", \"n\": 5, \"explain\": true, \"filter\": {{\"kinds\": [\"track\"]}}}}'"
     );
     eprintln!("API reference: {base}/docs   (stop with ctrl-c)\n");
-    let config = ServerConfig { listen: args.listen, ..ServerConfig::default() };
-    super::serve::serve_blocking(AppState::new(Arc::new(service), config), None)
+    super::serve::serve_blocking(state, None)
 }
 
 /// True when `dir` already holds the demo catalog with an active model.

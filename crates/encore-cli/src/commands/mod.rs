@@ -7,6 +7,7 @@ pub mod explain;
 pub mod generate;
 pub mod import;
 pub mod import_items;
+pub mod keys;
 mod query;
 pub mod recommend;
 pub mod serve;

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use encore_server::{AppState, LogFormat, ServerConfig};
+use encore_server::auth::SecurityConfig;
+use encore_server::ratelimit::Quota;
+use encore_server::{AppState, LogFormat, ServerConfig, TlsFiles};
 use encore_service::{Encore, ServiceConfig};
 
 /// Serve the recommendation API over HTTP (JSON; `/docs` for the API reference).
@@ -15,7 +17,8 @@ pub struct Args {
     /// Directory holding the database and the model files (created when absent).
     #[arg(long, value_name = "DIR", env = "ENCORE_DATA_DIR")]
     pub data_dir: PathBuf,
-    /// Address to listen on. The default is loopback only; use 0.0.0.0:8080 to expose the API.
+    /// Address to listen on. The default is loopback only. A non-loopback address needs TLS
+    /// (`--tls-cert`, `--tls-key`) or an explicit `--insecure-listen`.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080", env = "ENCORE_LISTEN")]
     pub listen: SocketAddr,
     /// Log format on stderr: `text` or `json` (one JSON object per line).
@@ -36,12 +39,86 @@ pub struct Args {
     /// Requests taking longer are answered 408, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub request_timeout: u64,
+    /// Serve HTTPS with this PEM certificate chain (with `--tls-key`).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of `--tls-cert`.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Allow plain HTTP on a non-loopback address (API keys then cross the network in clear
+    /// text: only behind a TLS-terminating proxy on a trusted network).
+    #[arg(long)]
+    pub insecure_listen: bool,
+    /// Serve `/metrics` without an API key.
+    #[arg(long)]
+    pub metrics_public: bool,
+    /// Default per-key rate limit: `N/s` or `N/s:BURST` (burst default 2×N), or `off` (the
+    /// default: the serving benchmark drives one key at ~18k req/s). Given twice, the last wins.
+    #[arg(long, value_name = "RATE", default_value = "off", value_parser = parse_rate,
+          overrides_with = "rate_limit")]
+    pub rate_limit: RateLimit,
+    /// Rate limit of one key, overriding the default: `ID=N/s[:BURST]` (repeatable).
+    #[arg(long, value_name = "ID=RATE", value_parser = parse_key_rate)]
+    pub key_rate_limit: Vec<(u64, Quota)>,
+}
+
+/// `--rate-limit`: a quota or no limit.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit(pub Option<Quota>);
+
+fn parse_rate(text: &str) -> Result<RateLimit, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(RateLimit(None));
+    }
+    text.parse::<Quota>().map(|q| RateLimit(Some(q)))
+}
+
+fn parse_key_rate(text: &str) -> Result<(u64, Quota), String> {
+    let (id, rate) =
+        text.split_once('=').ok_or_else(|| format!("`{text}` is not ID=RATE (for example 3=50/s)"))?;
+    let id = id.trim().parse::<u64>().map_err(|_| format!("`{id}` is not a key id"))?;
+    Ok((id, rate.parse::<Quota>()?))
+}
+
+/// Refuses plain HTTP on a non-loopback address unless explicitly allowed.
+fn check_transport(args: &Args) -> anyhow::Result<()> {
+    if args.tls_cert.is_none() && !args.listen.ip().is_loopback() && !args.insecure_listen {
+        anyhow::bail!(
+            "refusing to serve plain HTTP on {}: API keys would cross the network unencrypted; \
+             give --tls-cert FILE --tls-key FILE, or --insecure-listen if a TLS proxy in front \
+             of Encore encrypts the traffic",
+            args.listen
+        );
+    }
+    Ok(())
+}
+
+/// On first start (no key exists yet), creates an admin key and prints it once to stderr. It is
+/// printed, not logged, so it reaches no log collector's JSON stream under `--log-format json`.
+pub fn bootstrap_admin_key(state: &AppState) -> anyhow::Result<()> {
+    if let Some(created) = state.access().bootstrap().context("cannot create the first API key")? {
+        eprintln!(
+            "\nfirst start: created admin key {} (all catalogs). It is shown only now:\n\n    {}\n\n\
+             send it as `Authorization: Bearer <key>`; create more with `encore keys create`.\n",
+            created.key.id, created.secret
+        );
+    }
+    Ok(())
 }
 
 /// Opens the service and serves until SIGTERM or ctrl-c.
 pub fn run(args: Args) -> anyhow::Result<()> {
     encore_server::init_logging(args.log_format, "info");
+    check_transport(&args)?;
     let state = open(&args)?;
+    bootstrap_admin_key(&state)?;
+    if state.config().tls.is_none() {
+        tracing::info!(
+            listen = %args.listen,
+            "serving plain HTTP{}; give --tls-cert/--tls-key for HTTPS",
+            if args.listen.ip().is_loopback() { " on loopback only" } else { " (--insecure-listen)" }
+        );
+    }
     serve_blocking(state, args.http_threads)
 }
 
@@ -56,6 +133,15 @@ fn open(args: &Args) -> anyhow::Result<AppState> {
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
         access_log: args.access_log,
+        security: SecurityConfig {
+            metrics_public: args.metrics_public,
+            rate_limit: args.rate_limit.0,
+            key_rate_limits: args.key_rate_limit.iter().copied().collect(),
+        },
+        tls: match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert: cert.clone(), key: key.clone() }),
+            _ => None,
+        },
         ..ServerConfig::default()
     };
     Ok(AppState::new(Arc::new(service), config))

@@ -1,6 +1,7 @@
 //! Integration tests of the `encore` binary: every test runs the built executable on real files,
 //! as a user would. One test binary with modules (each extra binary re-links everything).
 
+mod auth_matrix;
 mod common;
 mod errors;
 mod evaluate;

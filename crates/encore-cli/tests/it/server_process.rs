@@ -21,6 +21,8 @@ struct Server {
     data_dir: PathBuf,
     stderr_log: PathBuf,
     client: Client,
+    /// `Authorization: Bearer <admin key>`, for clients made in worker threads.
+    auth: reqwest::header::HeaderMap,
 }
 
 impl Server {
@@ -30,6 +32,20 @@ impl Server {
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let stderr_log = data_dir.with_extension(format!("{port}.log"));
         let log = std::fs::File::create(&stderr_log).unwrap();
+        // Every request carries an admin key, made before the first start (so the server has no
+        // first-start key to print) and sent as a default header of the client.
+        std::fs::create_dir_all(data_dir).unwrap();
+        let created = Command::new(env!("CARGO_BIN_EXE_encore"))
+            .args(["keys", "create", "--data-dir", data_dir.to_str().unwrap(), "--role", "admin"])
+            .output()
+            .expect("encore keys create runs");
+        assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+        let secret = String::from_utf8(created.stdout).unwrap().trim().to_string();
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {secret}").parse().unwrap(),
+        );
         let child = Command::new(env!("CARGO_BIN_EXE_encore"))
             .args([
                 "serve",
@@ -44,8 +60,12 @@ impl Server {
             .stderr(log)
             .spawn()
             .expect("encore serve starts");
-        let client = Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
-        let server = Server { child, addr, data_dir: data_dir.to_path_buf(), stderr_log, client };
+        let client = Client::builder()
+            .timeout(Duration::from_secs(60))
+            .default_headers(headers.clone())
+            .build()
+            .unwrap();
+        let server = Server { child, addr, data_dir: data_dir.to_path_buf(), stderr_log, client, auth: headers };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(r) = server.client.get(server.url("/healthz")).send()
@@ -233,11 +253,16 @@ fn model_swap_under_concurrent_requests_fails_none() {
     let stop = Arc::new(AtomicBool::new(false));
     let ok = Arc::new(AtomicU64::new(0));
     let url = server.url("/recommend");
+    let auth = server.auth.clone();
     let workers: Vec<_> = (0..4)
         .map(|t| {
-            let (stop, ok, url) = (stop.clone(), ok.clone(), url.clone());
+            let (stop, ok, url, auth) = (stop.clone(), ok.clone(), url.clone(), auth.clone());
             std::thread::spawn(move || {
-                let client = Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+                let client = Client::builder()
+                    .timeout(Duration::from_secs(30))
+                    .default_headers(auth)
+                    .build()
+                    .unwrap();
                 let mut versions = std::collections::BTreeSet::new();
                 let mut failures = Vec::new();
                 let mut i = 0u32;
@@ -295,8 +320,13 @@ fn acknowledged_events_survive_kill_9() {
 
     // One writer posts batches as fast as it can; every acknowledged batch is remembered.
     let url = server.url("/v1/catalogs/music/events");
+    let auth = server.auth.clone();
     let writer = std::thread::spawn(move || {
-        let client = Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+        let client = Client::builder()
+            .timeout(Duration::from_secs(10))
+            .default_headers(auth)
+            .build()
+            .unwrap();
         let mut acknowledged = Vec::new();
         for batch in 0u32.. {
             let events: Vec<Value> = (0..50)

@@ -4,6 +4,7 @@
 pub mod catalogs;
 pub mod events;
 pub mod items;
+pub mod keys;
 pub mod models;
 pub mod ops;
 pub mod recommend;
@@ -24,6 +25,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(users::router())
         .merge(models::router())
+        .merge(keys::router())
 }
 
 /// Health, readiness and metrics: no authentication, never versioned.

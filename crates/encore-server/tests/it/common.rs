@@ -16,6 +16,9 @@ use tower::ServiceExt;
 pub struct TestApp {
     pub router: Router,
     pub service: Arc<Encore>,
+    /// `Bearer <secret>` of an all-catalog admin key, sent with every request that has no
+    /// `Authorization` header of its own.
+    pub admin_auth: String,
     _dir: tempfile::TempDir,
 }
 
@@ -65,8 +68,13 @@ impl TestApp {
         let mut service_config = ServiceConfig::new(dir.path());
         service_config.training_threads = 1;
         let service = Arc::new(Encore::open(service_config).expect("open service"));
+        let admin = encore_service::access::Access::open(Arc::clone(service.store()))
+            .expect("key table")
+            .bootstrap()
+            .expect("admin key")
+            .expect("a fresh store has no key");
         let router = app(AppState::new(Arc::clone(&service), config));
-        TestApp { router, service, _dir: dir }
+        TestApp { router, service, admin_auth: format!("Bearer {}", admin.secret), _dir: dir }
     }
 
     /// The data directory of the service.
@@ -75,7 +83,11 @@ impl TestApp {
     }
 
     /// Sends a request and collects the reply.
-    pub async fn send(&self, request: Request<Body>) -> Reply {
+    pub async fn send(&self, mut request: Request<Body>) -> Reply {
+        if !request.headers().contains_key(header::AUTHORIZATION) {
+            let value = self.admin_auth.parse().expect("header value");
+            request.headers_mut().insert(header::AUTHORIZATION, value);
+        }
         let response = self.router.clone().oneshot(request).await.expect("infallible router");
         let status = response.status();
         let headers = response.headers().clone();

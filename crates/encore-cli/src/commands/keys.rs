@@ -1,0 +1,152 @@
+//! `encore keys`: create, list and revoke the API keys of a data directory.
+//!
+//! These work on the store directly, so they also work while `encore serve` runs on the same
+//! directory: the server re-reads its key table every second. Each act is recorded in the audit
+//! log as done by the command line (no key id).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use encore_service::access::{Access, CreateKey, KeyInfo, Role};
+
+/// Manage API keys (`Authorization: Bearer <key>` on every `/v1` route).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: KeysCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum KeysCommand {
+    /// Create a key and print its secret (shown this once; only a hash is stored).
+    Create(CreateArgs),
+    /// List every key (revoked ones included), without secrets.
+    List(ListArgs),
+    /// Revoke a key: it is refused from the next request on (within a second for a running
+    /// server).
+    Revoke(RevokeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct CreateArgs {
+    /// Data directory of the service.
+    #[arg(long, value_name = "DIR", env = "ENCORE_DATA_DIR")]
+    data_dir: PathBuf,
+    /// `reader` (recommend, similar, item reads), `writer` (+ events and item writes) or `admin`
+    /// (everything: catalogs, models, training, user data, keys, audit log).
+    #[arg(long, value_name = "ROLE", value_parser = parse_role)]
+    role: Role,
+    /// Limit the key to one catalog (default: all catalogs).
+    #[arg(long, value_name = "CATALOG")]
+    catalog: Option<String>,
+    /// A name to recognise the key by in listings and the audit log.
+    #[arg(long, value_name = "NAME", default_value = "cli")]
+    name: String,
+    /// Print the key as JSON (with `secret`).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct ListArgs {
+    /// Data directory of the service.
+    #[arg(long, value_name = "DIR", env = "ENCORE_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct RevokeArgs {
+    /// Data directory of the service.
+    #[arg(long, value_name = "DIR", env = "ENCORE_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Id of the key (see `encore keys list`).
+    id: u64,
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    Role::parse(text).ok_or_else(|| format!("unknown role `{text}`; use reader, writer or admin"))
+}
+
+fn open(data_dir: &std::path::Path) -> anyhow::Result<Access> {
+    let store = encore_store::SqliteStore::open(data_dir)
+        .with_context(|| format!("cannot open the data directory {}", data_dir.display()))?;
+    Ok(Access::open(Arc::new(store))?)
+}
+
+/// Runs `encore keys …`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    match args.command {
+        KeysCommand::Create(a) => {
+            let access = open(&a.data_dir)?;
+            let created =
+                access.create_key(&CreateKey { name: a.name, role: a.role, catalog: a.catalog })?;
+            let key = &created.key;
+            access.audit(
+                None,
+                "key.create",
+                &format!("/v1/keys/{}", key.id),
+                "ok",
+                serde_json::json!({"via": "cli", "key_id": key.id, "role": key.role.as_str(),
+                    "catalog": key.catalog, "prefix": key.prefix}),
+            )?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&created)?);
+            } else {
+                println!("{}", created.secret);
+                eprintln!(
+                    "created key {} `{}` (role {}, {}); the secret above is shown only now",
+                    key.id,
+                    key.name,
+                    key.role.as_str(),
+                    scope(key)
+                );
+            }
+        }
+        KeysCommand::List(a) => {
+            let keys = open(&a.data_dir)?.list_keys()?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&keys)?);
+            } else {
+                println!(
+                    "{:>5}  {:<12}  {:<7}  {:<16}  {:<8}  name",
+                    "id", "prefix", "role", "catalog", "state"
+                );
+                for key in &keys.keys {
+                    println!(
+                        "{:>5}  {:<12}  {:<7}  {:<16}  {:<8}  {}",
+                        key.id,
+                        key.prefix,
+                        key.role.as_str(),
+                        key.catalog.as_deref().unwrap_or("*"),
+                        if key.revoked_ms.is_some() { "revoked" } else { "valid" },
+                        key.name
+                    );
+                }
+            }
+        }
+        KeysCommand::Revoke(a) => {
+            let access = open(&a.data_dir)?;
+            let key = access.revoke_key(a.id)?;
+            access.audit(
+                None,
+                "key.revoke",
+                &format!("/v1/keys/{}", key.id),
+                "ok",
+                serde_json::json!({"via": "cli"}),
+            )?;
+            println!("revoked key {} `{}` ({})", key.id, key.name, key.prefix);
+        }
+    }
+    Ok(())
+}
+
+fn scope(key: &KeyInfo) -> String {
+    match &key.catalog {
+        Some(c) => format!("catalog {c}"),
+        None => "all catalogs".into(),
+    }
+}
