@@ -68,8 +68,10 @@ wait_http() { # url, seconds
   done
 }
 
-run_wrk() { # base url, users file -> prints the WRKJSON object
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$LUA" "$1" -- "$2" \
+run_wrk() { # base url, users file, [extra wrk args such as -H "Authorization: …"] -> WRKJSON
+  local url=$1 users=$2
+  shift 2
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" -s "$LUA" "$url" -- "$users" \
     | tee "$WORK/wrk_last.txt" | sed -n 's/^WRKJSON //p'
 }
 
@@ -86,6 +88,10 @@ else
   TRAIN=1
 fi
 
+# Every API call needs a key: make an admin key (the secret goes to a file, never to the log).
+"$ENCORE" keys create --data-dir "$DATA_DIR" --role admin --name serve-speed >"$WORK/key.txt"
+AUTH="Authorization: Bearer $(cat "$WORK/key.txt")"
+
 log "starting encore serve on 127.0.0.1:$ENCORE_PORT"
 # ENCORE_SERVE_ARGS adds flags, e.g. "--http-threads 1" to compare runtime sizes.
 # shellcheck disable=SC2086
@@ -98,11 +104,11 @@ wait_http "http://127.0.0.1:$ENCORE_PORT/healthz" 60
 if [ "$TRAIN" = 1 ]; then
 log "training iALS ($FACTORS factors) through the API"
 JOB=$(curl -fsS -X POST "http://127.0.0.1:$ENCORE_PORT/v1/catalogs/music/models" \
-  -H 'content-type: application/json' \
+  -H 'content-type: application/json' -H "$AUTH" \
   -d "{\"model\":\"ials\",\"params\":{\"factors\":$FACTORS},\"activate\":\"always\"}" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["job_id"])')
 while :; do
-  STATE=$(curl -fsS "http://127.0.0.1:$ENCORE_PORT/v1/jobs/$JOB" \
+  STATE=$(curl -fsS -H "$AUTH" "http://127.0.0.1:$ENCORE_PORT/v1/jobs/$JOB" \
     | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["state"], j.get("error") or "")')
   case "$STATE" in
     succeeded*) break ;;
@@ -126,8 +132,8 @@ done
 
 cut -f1 "$DATA" | sort -u >"$WORK/users.txt"
 log "warm-up (5 s), then wrk -t$THREADS -c$CONNECTIONS -d$DURATION against encore"
-DURATION=5s run_wrk "http://127.0.0.1:$ENCORE_PORT" "$WORK/users.txt" >/dev/null
-ENCORE_JSON=$(run_wrk "http://127.0.0.1:$ENCORE_PORT" "$WORK/users.txt")
+DURATION=5s run_wrk "http://127.0.0.1:$ENCORE_PORT" "$WORK/users.txt" -H "$AUTH" >/dev/null
+ENCORE_JSON=$(run_wrk "http://127.0.0.1:$ENCORE_PORT" "$WORK/users.txt" -H "$AUTH")
 ENCORE_RSS=$(ps -o rss= -p "$ENCORE_PID" | awk '{printf "%d", $1/1024}')
 echo "encore: $ENCORE_JSON (RSS ${ENCORE_RSS} MB)"
 kill "$ENCORE_PID" 2>/dev/null || true
