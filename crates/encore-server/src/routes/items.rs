@@ -109,6 +109,7 @@ pub struct SimilarQuery {
         (status = 200, description = "Most similar first", body = SimilarItemsResponse),
         (status = 400, description = "`n` out of range (`invalid_field`) or not a number (`invalid_query`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such catalog, or an item the active model does not know (`catalog_not_found`, `item_not_found`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The item is in the catalog but has no events in the active model yet; it gets similar items after the next training (`unprocessable`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The catalog has no active model yet (`no_active_model`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn similar_items(

@@ -58,6 +58,7 @@ async fn list_keys(State(state): State<AppState>) -> ApiResult<Json<KeyList>> {
     params(("key_id" = u64, Path, description = "Key id")),
     responses(
         (status = 200, description = "The revoked key", body = KeyInfo),
+        (status = 400, description = "The key id is beyond the largest id a key can have (`invalid_field`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such key (`not_found`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn revoke_key(
