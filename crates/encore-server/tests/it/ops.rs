@@ -63,6 +63,9 @@ async fn openapi_document_is_3_1_and_complete() {
         ("/healthz", &["get"]),
         ("/readyz", &["get"]),
         ("/metrics", &["get"]),
+        ("/v1/keys", &["get", "post"]),
+        ("/v1/keys/{key_id}", &["delete"]),
+        ("/v1/audit", &["get"]),
     ];
     for (path, methods) in expected {
         let item = paths.get(*path).unwrap_or_else(|| panic!("missing path {path}"));
@@ -71,6 +74,12 @@ async fn openapi_document_is_3_1_and_complete() {
             assert!(op.is_object(), "missing {method} {path}");
             let responses = op["responses"].as_object().unwrap();
             assert!(responses.contains_key("500"), "{method} {path}: no 500");
+            // Every route but health and readiness needs a key, and documents it.
+            let protected = !matches!(*path, "/healthz" | "/readyz");
+            assert_eq!(op.get("security").is_some(), protected, "{method} {path}: security");
+            for status in ["401", "403", "429"] {
+                assert_eq!(responses.contains_key(status), protected, "{method} {path}: {status}");
+            }
             assert!(
                 responses.keys().any(|k| k.starts_with('2')),
                 "{method} {path}: no success response"
@@ -88,6 +97,7 @@ async fn openapi_document_is_3_1_and_complete() {
     }
     // Every route served is documented, and nothing documented is missing from the expectations.
     assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     for name in [
         "Problem",
