@@ -373,8 +373,9 @@ fn sigterm_lets_in_flight_requests_finish() {
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let head = format!(
         "POST /v1/catalogs/music/events HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\n\
-         content-length: {}\r\nconnection: close\r\n\r\n",
+         authorization: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         server.addr,
+        server.auth[reqwest::header::AUTHORIZATION].to_str().unwrap(),
         body.len()
     );
     let (first, rest) = body.as_bytes().split_at(body.len() / 2);
