@@ -171,7 +171,7 @@ const GRAM_BLOCK_ROWS: usize = 8192;
 
 /// The Gram matrix `YᵀY` (`k × k`, row-major, symmetric) of the row-major `rows × k` matrix `y`.
 ///
-/// Blocks of [`GRAM_BLOCK_ROWS`] rows are multiplied in parallel with faer, and the block
+/// Blocks of 8192 rows are multiplied in parallel with faer, and the block
 /// products are added in block order in `f64`, so the result does not depend on the number of
 /// rayon threads. Panics when `y.len()` is not a multiple of `k` (a programming error).
 pub fn gram(y: &[f32], k: usize) -> Vec<f32> {

@@ -10,10 +10,10 @@
 //! with preference `p_ui = 1` where the user interacted and 0 elsewhere, and confidence
 //! `c_ui = 1 + alpha·f(w_ui)` on interactions (1 elsewhere; [`Confidence`] defines `f`). With one
 //! side fixed the loss is a set of independent least-squares problems, one per row; ALS alternates
-//! solving all users, then all items ([`solve`] has the per-row algebra). The regularisation is
-//! frequency-scaled as in Rendle et al. (2021), "Revisiting the Performance of iALS on Item
-//! Recommendation Benchmarks": `λ_u = λ·(|I_u| + α₀·|I|)^ν`, which is what makes one setting of
-//! `λ` work across data sets of different density.
+//! solving all users, then all items (the private `solve` module has the per-row algebra). The
+//! regularisation is frequency-scaled as in Rendle et al. (2021), "Revisiting the Performance of
+//! iALS on Item Recommendation Benchmarks": `λ_u = λ·(|I_u| + α₀·|I|)^ν`, which is what makes one
+//! setting of `λ` work across data sets of different density.
 //!
 //! **Determinism.** Initial factors are drawn from per-block random streams derived from the seed;
 //! each row's solve reads only the fixed other side and its own previous factor; Gram matrices
