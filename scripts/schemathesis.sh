@@ -2,7 +2,7 @@
 # Spec-driven API testing: Schemathesis generates requests from the running server's own
 # `/openapi.json` for every operation and checks each answer against the same document.
 #
-#   scripts/schemathesis.sh [MAX_EXAMPLES_PER_OPERATION]
+#   scripts/schemathesis.sh [MAX_EXAMPLES_PER_OPERATION]    (default 100; SCHEMATHESIS_SEED=N to vary)
 #
 # Steps: a virtualenv with a pinned Schemathesis (in target/schemathesis-venv, reused across runs),
 # `cargo build -p encore-cli`, a temporary data directory with a small synthetic catalog and an
@@ -20,8 +20,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION="4.32.5"
-max_examples="${1:-25}"
-seed=20261128
+max_examples="${1:-100}"
+seed="${SCHEMATHESIS_SEED:-20261128}"
 venv="target/schemathesis-venv"
 
 if [[ ! -x "$venv/bin/schemathesis" ]] \
