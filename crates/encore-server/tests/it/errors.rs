@@ -162,3 +162,24 @@ async fn responses_carry_a_request_id_and_propagate_the_clients() {
     let reply = app.send(request).await;
     assert_eq!(reply.headers["x-request-id"], "client-chosen-42");
 }
+
+#[tokio::test]
+async fn a_panicking_handler_becomes_a_500_problem_without_internals() {
+    use axum::routing::get;
+    use tower::ServiceExt;
+    async fn boom() -> &'static str {
+        panic!("secret internal detail")
+    }
+    // The same panic handler `app` installs, around a handler that panics.
+    let router = axum::Router::new().route("/boom", get(boom)).layer(
+        tower_http::catch_panic::CatchPanicLayer::custom(encore_server::middleware::panic_response),
+    );
+    let request = axum::http::Request::builder().uri("/boom").body(axum::body::Body::empty());
+    let response = router.oneshot(request.unwrap()).await.unwrap();
+    assert_eq!(response.status().as_u16(), 500);
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["code"], "internal");
+    assert!(!body.to_string().contains("secret"), "the panic message leaked: {body}");
+}
