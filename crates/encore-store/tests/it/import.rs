@@ -139,3 +139,24 @@ fn a_bad_line_aborts_the_import_and_keeps_prior_data() {
     assert!(store.get_catalog("fresh").is_err());
     assert!(store.integrity_check().unwrap().is_empty());
 }
+
+#[test]
+fn import_keeps_each_users_file_order_and_numbers_after_earlier_events() {
+    let (dir, store) = temp_store();
+    store.create_catalog("music").unwrap();
+    let before = store.append_events("music", &[crate::event("u0", "z")]).unwrap();
+    let file = dir.path().join("mixed.tsv");
+    std::fs::write(&file, "u2\tb\t1\nu1\ta\t1\nu2\td\t1\nu1\tc\t1\nu2\te\t1\n").unwrap();
+    store.import_records("music", &file, &ReadOptions::default(), &mut |_| {}).unwrap();
+    let items = |user: &str| -> Vec<String> {
+        store.user_events("music", user).unwrap().into_iter().map(|e| e.item_id).collect()
+    };
+    assert_eq!(items("u1"), ["a", "c"]);
+    assert_eq!(items("u2"), ["b", "d", "e"]);
+    let mut seqs = Vec::new();
+    store.for_each_training_event("music", None, &mut |e| seqs.push(e.seq)).unwrap();
+    let first = before.seq_range.unwrap().1;
+    assert_eq!(seqs, (first..=first + 5).collect::<Vec<_>>(), "contiguous, after the append");
+    let after = store.append_events("music", &[crate::event("u3", "y")]).unwrap();
+    assert_eq!(after.seq_range.unwrap().0, first + 6);
+}
