@@ -31,7 +31,9 @@
 pub mod audit;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
 
 use base64::Engine as _;
 pub use encore_store::Role;
@@ -180,6 +182,7 @@ pub fn authorize(caller: &Caller, need: Role, catalog: Option<&str>) -> Result<(
 }
 
 /// One valid key in memory.
+#[derive(Clone)]
 struct KeyEntry {
     digest: [u8; 32],
     caller: Arc<Caller>,
@@ -189,13 +192,19 @@ struct KeyEntry {
 /// [`Access::verify`] blocks on the store.
 pub struct Access {
     store: Arc<dyn Store>,
-    /// Valid keys by prefix (a prefix collision is possible, so a list).
-    table: RwLock<HashMap<String, Vec<KeyEntry>>>,
+    /// Valid keys by prefix (a prefix collision is possible, so a list). Readers load the
+    /// current map without taking a lock (no shared counter bounces between cores on the hot
+    /// path); writers build a new map and swap it in.
+    table: ArcSwap<KeyTable>,
+    /// Serialises the writers of `table` (copy, change, swap).
+    writers: Mutex<()>,
 }
+
+type KeyTable = HashMap<String, Vec<KeyEntry>>;
 
 impl std::fmt::Debug for Access {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let keys: usize = self.read_table().values().map(Vec::len).sum();
+        let keys: usize = self.table.load().values().map(Vec::len).sum();
         f.debug_struct("Access").field("valid_keys", &keys).finish()
     }
 }
@@ -203,7 +212,7 @@ impl std::fmt::Debug for Access {
 impl Access {
     /// Loads the valid keys of `store`.
     pub fn open(store: Arc<dyn Store>) -> Result<Self> {
-        let access = Access { store, table: RwLock::new(HashMap::new()) };
+        let access = Access::empty(store);
         access.reload()?;
         Ok(access)
     }
@@ -211,16 +220,22 @@ impl Access {
     /// An access table that knows no key yet (every request is refused) until
     /// [`Access::reload`] succeeds: the fail-closed fallback when the store cannot be read.
     pub fn empty(store: Arc<dyn Store>) -> Self {
-        Access { store, table: RwLock::new(HashMap::new()) }
+        Access { store, table: ArcSwap::from_pointee(HashMap::new()), writers: Mutex::new(()) }
     }
 
-    fn read_table(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Vec<KeyEntry>>> {
-        self.table.read().unwrap_or_else(|p| p.into_inner())
+    /// Applies `change` to a copy of the key table and swaps the copy in.
+    fn update_table(&self, change: impl FnOnce(&mut KeyTable)) {
+        let _writer = self.writers.lock().unwrap_or_else(|p| p.into_inner());
+        let mut table = KeyTable::clone(&self.table.load());
+        change(&mut table);
+        self.table.store(Arc::new(table));
     }
 
     /// Re-reads the valid keys from the store (keys created or revoked by another process).
     pub fn reload(&self) -> Result<()> {
-        let mut table: HashMap<String, Vec<KeyEntry>> = HashMap::new();
+        // Hold the writer lock across the read so a key created meanwhile is not lost.
+        let _writer = self.writers.lock().unwrap_or_else(|p| p.into_inner());
+        let mut table = KeyTable::new();
         for record in self.store.list_api_keys()? {
             if record.revoked_ms.is_some() {
                 continue;
@@ -231,7 +246,7 @@ impl Access {
                 tracing::warn!(key_id = record.id, "API key with a malformed hash is ignored");
             }
         }
-        *self.table.write().unwrap_or_else(|p| p.into_inner()) = table;
+        self.table.store(Arc::new(table));
         Ok(())
     }
 
@@ -243,7 +258,7 @@ impl Access {
         }
         let prefix = secret.get(..PREFIX_LEN)?;
         let digest: [u8; 32] = sha2::Sha256::digest(secret.as_bytes()).into();
-        let table = self.read_table();
+        let table = self.table.load();
         let entries = table.get(prefix)?;
         let mut found = None;
         // Compare with every entry of the prefix, in constant time each.
@@ -282,8 +297,7 @@ impl Access {
             prefix: secret[..PREFIX_LEN].to_string(),
         })?;
         if let Some(entry) = entry_of(&record) {
-            let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
-            table.entry(record.prefix.clone()).or_default().push(entry);
+            self.update_table(|table| table.entry(record.prefix.clone()).or_default().push(entry));
         }
         Ok(CreatedKey { key: KeyInfo::from(&record), secret })
     }
@@ -299,13 +313,14 @@ impl Access {
             encore_store::Error::NotFound { .. } => Error::not_found("key", id.to_string()),
             other => Error::Store(other),
         })?;
-        let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(entries) = table.get_mut(&record.prefix) {
-            entries.retain(|e| e.caller.key_id != id);
-            if entries.is_empty() {
-                table.remove(&record.prefix);
+        self.update_table(|table| {
+            if let Some(entries) = table.get_mut(&record.prefix) {
+                entries.retain(|e| e.caller.key_id != id);
+                if entries.is_empty() {
+                    table.remove(&record.prefix);
+                }
             }
-        }
+        });
         Ok(KeyInfo::from(&record))
     }
 
