@@ -4,7 +4,8 @@
 #
 #   scripts/fuzz_ci.sh [SECONDS_PER_TARGET]        (default 15)
 #
-# Targets: the interaction-file readers (read_records), the model-file loader (model_file_load)
+# Targets: the interaction-file readers (read_records), the item metadata readers
+# (read_item_files), the model-file loader (model_file_load)
 # and the HTTP request bodies with their validation (request_json). libFuzzer fails the run on a
 # panic, on one input running longer than 10 s (-timeout=10: a hang) and on more than 2 GiB of
 # resident memory (-rss_limit_mb=2048: unbounded allocation). Each run starts from the committed
@@ -16,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
 seconds="${1:-15}"
-targets=(read_records model_file_load request_json)
+targets=(read_records read_item_files model_file_load request_json)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
