@@ -20,6 +20,7 @@
 # Measured 2026-11-28 on the 2-core project machine while other builds ran (load average 5-8),
 # full size, wrk -t2 -c32 -d20s after the candidate precomputation finished:
 #   encore serve (2 HTTP workers, the default)  31,465 req/s  p50 0.96 ms  p99 3.63 ms  0 errors
+#   the same with API keys on (commit 2b51759+)  30,470 req/s  p50 0.99 ms  p99 3.47 ms  0 errors
 #   encore serve --http-threads 1               26,668 req/s  p50 1.11 ms  p99 24.2 ms  0 errors
 #   Flask baseline (its own server)                668 req/s  p50 44.8 ms  p99 99.4 ms  0 errors
 #   ratio 47x (target >= 30x)
