@@ -74,8 +74,9 @@ fn parse_rate(text: &str) -> Result<RateLimit, String> {
 }
 
 fn parse_key_rate(text: &str) -> Result<(u64, Quota), String> {
-    let (id, rate) =
-        text.split_once('=').ok_or_else(|| format!("`{text}` is not ID=RATE (for example 3=50/s)"))?;
+    let (id, rate) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not ID=RATE (for example 3=50/s)"))?;
     let id = id.trim().parse::<u64>().map_err(|_| format!("`{id}` is not a key id"))?;
     Ok((id, rate.parse::<Quota>()?))
 }

@@ -42,10 +42,7 @@ impl Server {
         assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
         let secret = String::from_utf8(created.stdout).unwrap().trim().to_string();
         let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(
-            reqwest::header::AUTHORIZATION,
-            format!("Bearer {secret}").parse().unwrap(),
-        );
+        headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {secret}").parse().unwrap());
         let child = Command::new(env!("CARGO_BIN_EXE_encore"))
             .args([
                 "serve",
@@ -65,7 +62,14 @@ impl Server {
             .default_headers(headers.clone())
             .build()
             .unwrap();
-        let server = Server { child, addr, data_dir: data_dir.to_path_buf(), stderr_log, client, auth: headers };
+        let server = Server {
+            child,
+            addr,
+            data_dir: data_dir.to_path_buf(),
+            stderr_log,
+            client,
+            auth: headers,
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(r) = server.client.get(server.url("/healthz")).send()
