@@ -74,5 +74,8 @@ async fn delete_catalog(
     // Invalidate even on failure: a delete that failed half-way may still have changed the set.
     default_catalog.invalidate();
     result?;
+    // The store revoked the keys scoped to the catalog; make that effective on the next request.
+    let access = std::sync::Arc::clone(state.access());
+    state.run(move |_| access.reload()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -42,9 +42,9 @@ async fn get_user(
 #[utoipa::path(delete, path = "/v1/catalogs/{catalog}/users/{user_id}", tag = "users",
     params(("catalog" = String, Path, description = "Catalog name"), ("user_id" = String, Path, description = "User id")),
     responses(
-        (status = 200, description = "Erased; the receipt says what was removed", body = EraseReceipt),
+        (status = 200, description = "Erased; the receipt says what was removed (all zeros for an unknown or already erased user: erasure is safe to repeat)", body = EraseReceipt),
         (status = 400, description = "The user id is not a valid id, e.g. it holds control characters (`invalid_field`)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such catalog or user (`catalog_not_found`, `user_not_found`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such catalog (`catalog_not_found`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn erase_user(
     State(state): State<AppState>,

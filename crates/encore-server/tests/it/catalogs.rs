@@ -51,3 +51,30 @@ async fn a_single_catalog_is_the_default_of_the_simple_contract() {
     let reply = app.post("/recommend", json!({"user_id": "r1"})).await;
     assert_eq!(reply.ok(200)["catalog"], "music");
 }
+
+#[tokio::test]
+async fn deleting_a_catalog_revokes_its_keys_before_a_namesake_exists() {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+
+    let app = TestApp::new();
+    app.post("/v1/catalogs", json!({"name": "music"})).await.ok(201);
+    let created =
+        app.post("/v1/keys", json!({"name": "m", "role": "reader", "catalog": "music"})).await;
+    let secret = created.ok(201)["secret"].as_str().unwrap().to_string();
+    let get_with_key = |secret: String| {
+        let app = &app;
+        async move {
+            let request = Request::get("/v1/catalogs/music")
+                .header(header::AUTHORIZATION, format!("Bearer {secret}"))
+                .body(Body::empty())
+                .unwrap();
+            app.send(request).await
+        }
+    };
+    get_with_key(secret.clone()).await.ok(200);
+
+    assert_eq!(app.delete("/v1/catalogs/music").await.status, 204);
+    app.post("/v1/catalogs", json!({"name": "music"})).await.ok(201);
+    get_with_key(secret).await.assert_problem(401, "unauthenticated");
+}

@@ -86,5 +86,11 @@ pub(super) fn delete(conn: &Connection, name: &str) -> Result<Vec<String>> {
     ] {
         conn.execute(sql, [id])?;
     }
+    // Keys scoped to the catalog die with it: otherwise a later catalog of the same name would
+    // inherit them (scopes are by name), handing its data to whoever held the old keys.
+    conn.execute(
+        "UPDATE api_keys SET revoked_ms = ?2 WHERE catalog = ?1 AND revoked_ms IS NULL",
+        (name, now_ms()),
+    )?;
     Ok(files)
 }

@@ -73,3 +73,27 @@ fn audit_log_appends_and_pages() {
         ["catalog/c3", "catalog/c4"]
     );
 }
+
+#[test]
+fn deleting_a_catalog_revokes_the_keys_scoped_to_it() {
+    let (_dir, store) = temp_store();
+    store.create_catalog("music").unwrap();
+    store.create_catalog("films").unwrap();
+    let key = |name: &str, catalog: Option<&str>, prefix: &str| NewApiKey {
+        name: name.into(),
+        role: Role::Reader,
+        catalog: catalog.map(Into::into),
+        hash: "cd".repeat(32),
+        prefix: prefix.into(),
+    };
+    let music = store.create_api_key(&key("m", Some("music"), "ek_m")).unwrap();
+    let films = store.create_api_key(&key("f", Some("films"), "ek_f")).unwrap();
+    let all = store.create_api_key(&key("a", None, "ek_a")).unwrap();
+    store.delete_catalog("music").unwrap();
+    store.create_catalog("music").unwrap();
+    let keys = store.list_api_keys().unwrap();
+    let revoked = |id: u64| keys.iter().find(|k| k.id == id).unwrap().revoked_ms.is_some();
+    assert!(revoked(music.id), "a key of the deleted catalog must not open its namesake");
+    assert!(!revoked(films.id));
+    assert!(!revoked(all.id));
+}
