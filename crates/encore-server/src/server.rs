@@ -36,17 +36,7 @@ pub async fn serve_on(
     let grace = state.config().shutdown_grace;
     tracing::info!(%address, "encore is listening on http://{address}");
 
-    // Histograms accumulate samples until drained; upkeep keeps memory flat between scrapes.
-    let metrics = state.metrics();
-    let upkeep = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(5));
-        loop {
-            tick.tick().await;
-            metrics.run_upkeep();
-        }
-    });
-
-    let reload = crate::auth::spawn_key_reload(&state);
+    let background = BackgroundTasks::start(&state);
 
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
@@ -69,10 +59,38 @@ pub async fn serve_on(
             Ok(())
         }
     };
-    upkeep.abort();
-    reload.abort();
+    drop(background);
     tracing::info!("server stopped");
     outcome
+}
+
+/// The periodic tasks that run beside a server (plain or TLS), stopped when dropped.
+pub(crate) struct BackgroundTasks {
+    tasks: [tokio::task::JoinHandle<()>; 2],
+}
+
+impl BackgroundTasks {
+    /// Starts metrics upkeep (histograms accumulate samples until drained; upkeep keeps memory
+    /// flat between scrapes) and the periodic reload of API keys revoked by another process.
+    pub(crate) fn start(state: &AppState) -> Self {
+        let metrics = state.metrics();
+        let upkeep = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                metrics.run_upkeep();
+            }
+        });
+        BackgroundTasks { tasks: [upkeep, crate::auth::spawn_key_reload(state)] }
+    }
+}
+
+impl Drop for BackgroundTasks {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
 }
 
 /// Completes on ctrl-c or, on Unix, SIGTERM.

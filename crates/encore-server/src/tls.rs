@@ -3,7 +3,6 @@
 //! `--tls-cert`/`--tls-key`; they are read once at start.
 
 use std::future::Future;
-use std::time::Duration;
 
 use axum_server::tls_rustls::RustlsConfig;
 
@@ -34,15 +33,7 @@ pub async fn serve_tls_on(
     let address = listener.local_addr()?;
     let grace = state.config().shutdown_grace;
     tracing::info!(%address, "encore is listening on https://{address}");
-    let metrics = state.metrics();
-    let upkeep = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(5));
-        loop {
-            tick.tick().await;
-            metrics.run_upkeep();
-        }
-    });
-    let reload = crate::auth::spawn_key_reload(&state);
+    let background = crate::server::BackgroundTasks::start(&state);
     let handle = axum_server::Handle::new();
     let on_signal = handle.clone();
     tokio::spawn(async move {
@@ -54,8 +45,7 @@ pub async fn serve_tls_on(
         .handle(handle)
         .serve(crate::app(state).into_make_service())
         .await;
-    upkeep.abort();
-    reload.abort();
+    drop(background);
     tracing::info!("server stopped");
     result
 }
