@@ -16,6 +16,8 @@ pub mod ials;
 pub mod itemknn;
 pub mod popularity;
 mod spec;
+#[cfg(test)]
+mod test_support;
 
 pub use spec::{ModelSpec, Params};
 

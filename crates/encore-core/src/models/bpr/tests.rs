@@ -5,13 +5,7 @@ use crate::progress::TrainingObserver;
 
 /// Users in `clusters` groups; each user has most items of its group's item range.
 fn clustered(users: usize, items: usize, clusters: usize, seed: u64) -> InteractionMatrix {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    let mut next = || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        s
-    };
+    let mut next = crate::models::test_support::xorshift(seed);
     let per = items / clusters;
     let (mut r, mut c) = (vec![], vec![]);
     for u in 0..users {

@@ -1,28 +1,7 @@
 use super::*;
+use crate::models::test_support::random_matrix;
 use crate::models::{Model, ModelConfig, ModelSpec};
 use crate::progress::TrainingObserver;
-
-/// A small pseudo-random users × items matrix with raw weights in 1..=5.
-fn random_matrix(users: usize, items: usize, density: f64, seed: u64) -> InteractionMatrix {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    let mut next = || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        s
-    };
-    let (mut r, mut c, mut v) = (vec![], vec![], vec![]);
-    for u in 0..users {
-        for i in 0..items {
-            if (next() % 10_000) as f64 / 10_000.0 < density {
-                r.push(u as u32);
-                c.push(i as u32);
-                v.push((next() % 5 + 1) as f32);
-            }
-        }
-    }
-    InteractionMatrix::from_triplets(users, items, &r, &c, &v).unwrap()
-}
 
 /// Inverse by naive Gauss-Jordan elimination with partial pivoting (the test's oracle).
 fn gauss_jordan_inverse(a: &[Vec<f64>]) -> Vec<Vec<f64>> {
