@@ -76,6 +76,17 @@ pub enum Principal {
 /// Rewrites the framework's bare error responses (empty or plain-text bodies) as problem+json, so
 /// every error a client sees has one shape. Responses that are already problems pass untouched.
 pub async fn problems(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let mut response = problem_response(&state, request, next).await;
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        // A 413 is sent before the body is read, so the server cannot reuse the connection (the
+        // rest of the body is still on it). Saying so stops a pooling client from sending its
+        // next request down a connection that is about to close (it would see a truncated reply).
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+async fn problem_response(state: &AppState, request: Request, next: Next) -> Response {
     // Cheap clones (a standard method is a tag, a URI shares its bytes): this runs on every
     // request, and the path is only needed when the response turns out to be an error.
     let method = request.method().clone();

@@ -1,6 +1,6 @@
 //! Every error is problem+json with the right status and code, and never a 500 for bad input.
 
-use axum::http::Method;
+use axum::http::{Method, header};
 use encore_server::ServerConfig;
 use serde_json::json;
 
@@ -68,6 +68,8 @@ async fn body_over_the_limit_is_413_and_names_the_limit() {
     let reply = app.post_raw("/v1/catalogs", Some("application/json"), &big).await;
     let body = reply.assert_problem(413, "body_too_large");
     assert!(body["detail"].as_str().unwrap().contains("1024"), "{body}");
+    // The unread rest of the body makes the connection unusable: the client must not reuse it.
+    assert_eq!(reply.headers.get(header::CONNECTION).map(|v| v.as_bytes()), Some(&b"close"[..]));
 }
 
 #[tokio::test]
