@@ -39,7 +39,7 @@ use rayon::prelude::*;
 use self::solve::{CgScratch, CholeskySystem, FixedSide, Observations};
 use super::{Contribution, FitOptions, Query, Recommender};
 use crate::buffer::{ArrayRef, ArraySet, Buffer};
-use crate::linalg::{SimdKernel, dot, dot_rows, gram};
+use crate::linalg::{AlignedF32, SimdKernel, dot, dot_rows, gram};
 use crate::matrix::InteractionMatrix;
 use crate::topk::{ScoredItem, top_n};
 
@@ -112,31 +112,40 @@ impl IalsModel {
             (0..n_items).map(|i| config.row_regularization(by_item.row_nnz(i), n_users)).collect();
 
         let std = (config.init_std / (k as f64).sqrt()) as f32;
+        // Cache-line aligned, so that each factor row of the other side costs as few cache
+        // lines as possible when a half-step reads it (see `AlignedF32`).
         let mut x = random_factors(n_users, k, std, opts.seed, 0);
         let mut y = random_factors(n_items, k, std, opts.seed, 1);
-        let mut y_gram = gram(&y, k);
+        let mut y_gram = gram(y.as_slice(), k);
 
         observer.on_start(config.iterations);
         for epoch in 1..=config.iterations {
             if observer.is_cancelled() {
                 return Err(crate::Error::Cancelled);
             }
-            let fixed = FixedSide { factors: &y, gram: &y_gram, k };
-            let users = half_step(config, &by_user, &user_reg, &fixed, &mut x);
+            let fixed = FixedSide { factors: y.as_slice(), gram: &y_gram, k };
+            let users = half_step(config, &by_user, &user_reg, &fixed, x.as_mut_slice());
             if observer.is_cancelled() {
                 return Err(crate::Error::Cancelled);
             }
-            let x_gram = gram(&x, k);
-            let fixed = FixedSide { factors: &x, gram: &x_gram, k };
-            let items = half_step(config, &by_item, &item_reg, &fixed, &mut y);
-            y_gram = gram(&y, k);
+            let x_gram = gram(x.as_slice(), k);
+            let fixed = FixedSide { factors: x.as_slice(), gram: &x_gram, k };
+            let items = half_step(config, &by_item, &item_reg, &fixed, y.as_mut_slice());
+            y_gram = gram(y.as_slice(), k);
             // Σ over all pairs of (x_uᵀy_i)² = tr(XᵀX·YᵀY), both symmetric.
             let all_pairs: f64 =
                 x_gram.iter().zip(&y_gram).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum();
             let loss = all_pairs + items.observed + users.regularization + items.regularization;
             observer.on_epoch(epoch, Some(loss / matrix.nnz().max(1) as f64));
         }
-        Ok(Self::from_factors(config.clone(), n_users, n_items, x, y, y_gram))
+        Ok(Self::from_factors(
+            config.clone(),
+            n_users,
+            n_items,
+            x.as_slice().to_vec(),
+            y.as_slice().to_vec(),
+            y_gram,
+        ))
     }
 
     fn from_factors(
@@ -442,24 +451,26 @@ const INIT_BLOCK_ROWS: usize = 1024;
 
 /// `rows × k` factors with independent N(0, std²) entries. Each block of rows draws from its
 /// own stream seeded from `(seed, side, block)`, so the result does not depend on threads.
-fn random_factors(rows: usize, k: usize, std: f32, seed: u64, side: u64) -> Vec<f32> {
-    let mut out = vec![0f32; rows * k];
-    out.par_chunks_mut(INIT_BLOCK_ROWS * k).enumerate().for_each(|(block, chunk)| {
-        let stream =
-            splitmix(splitmix(seed ^ side.wrapping_mul(0xA076_1D64_78BD_642F)) ^ block as u64);
-        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(stream);
-        for pair in chunk.chunks_mut(2) {
-            // Box–Muller: two independent standard normals from two uniforms in (0, 1].
-            let u1: f64 = 1.0 - rng.random::<f64>();
-            let u2: f64 = rng.random::<f64>();
-            let radius = (-2.0 * u1.ln()).sqrt();
-            let angle = std::f64::consts::TAU * u2;
-            pair[0] = std * (radius * angle.cos()) as f32;
-            if let Some(second) = pair.get_mut(1) {
-                *second = std * (radius * angle.sin()) as f32;
+fn random_factors(rows: usize, k: usize, std: f32, seed: u64, side: u64) -> AlignedF32 {
+    let mut out = AlignedF32::zeroed(rows * k);
+    out.as_mut_slice().par_chunks_mut(INIT_BLOCK_ROWS * k).enumerate().for_each(
+        |(block, chunk)| {
+            let stream =
+                splitmix(splitmix(seed ^ side.wrapping_mul(0xA076_1D64_78BD_642F)) ^ block as u64);
+            let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(stream);
+            for pair in chunk.chunks_mut(2) {
+                // Box–Muller: two independent standard normals from two uniforms in (0, 1].
+                let u1: f64 = 1.0 - rng.random::<f64>();
+                let u2: f64 = rng.random::<f64>();
+                let radius = (-2.0 * u1.ln()).sqrt();
+                let angle = std::f64::consts::TAU * u2;
+                pair[0] = std * (radius * angle.cos()) as f32;
+                if let Some(second) = pair.get_mut(1) {
+                    *second = std * (radius * angle.sin()) as f32;
+                }
             }
-        }
-    });
+        },
+    );
     out
 }
 

@@ -24,7 +24,7 @@
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt;
 
-use crate::linalg::{axpy, dot, symmetric_matvec};
+use crate::linalg::{axpy, axpy4, dot, dot4, symmetric_matvec};
 
 /// Below this squared residual norm a CG solve is considered converged (as in `implicit`).
 const CG_CONVERGED: f32 = 1e-20;
@@ -94,18 +94,61 @@ pub(crate) struct CgScratch {
 const GATHER_MIN_VALUES: usize = 16 * 1024;
 
 /// One CG matrix–vector product restricted to the observations: `ap += Σ_j e_j (y_jᵀp) y_j`,
-/// recording `y_jᵀp` in `along_p`.
+/// recording `y_jᵀp` in `along_p`. `row(j)` is the fixed side's factor of observation `j`.
+///
+/// Observations go four at a time through [`dot4`], so that the reductions of four dot
+/// products overlap instead of each one delaying its `axpy`; the results are bit-identical to
+/// one [`dot`] at a time. (Written out here and in [`add_observed_residual`] rather than shared
+/// through a callback: LLVM compiled the callback version to half the speed.)
 #[inline(always)]
 fn add_observed_products<'y>(
-    rows: impl Iterator<Item = &'y [f32]>,
+    row: impl Fn(usize) -> &'y [f32],
     extra: &[f32],
     p: &[f32],
     ap: &mut [f32],
     along_p: &mut [f32],
 ) {
-    for ((y, &e), t) in rows.zip(extra).zip(along_p.iter_mut()) {
-        *t = dot(y, p);
-        axpy(e * *t, y, ap);
+    let quads = extra.len() / 4;
+    for q in 0..quads {
+        let j = 4 * q;
+        let rows = [row(j), row(j + 1), row(j + 2), row(j + 3)];
+        let t = dot4(rows, p);
+        along_p[j..j + 4].copy_from_slice(&t);
+        let e = &extra[j..j + 4];
+        axpy4([e[0] * t[0], e[1] * t[1], e[2] * t[2], e[3] * t[3]], rows, ap);
+    }
+    for j in 4 * quads..extra.len() {
+        let y = row(j);
+        along_p[j] = dot(y, p);
+        axpy(extra[j] * along_p[j], y, ap);
+    }
+}
+
+/// The first pass of a solve: records `s_j = y_jᵀx` in `predictions` and adds
+/// `Σ_j (c_j − e_j s_j) y_j` to `r` (the observed part of `b − A x`), four observations at a time
+/// as in [`add_observed_products`].
+#[inline(always)]
+fn add_observed_residual<'y>(
+    row: impl Fn(usize) -> &'y [f32],
+    extra: &[f32],
+    x: &[f32],
+    r: &mut [f32],
+    predictions: &mut Vec<f32>,
+) {
+    let quads = extra.len() / 4;
+    for q in 0..quads {
+        let j = 4 * q;
+        let rows = [row(j), row(j + 1), row(j + 2), row(j + 3)];
+        let s = dot4(rows, x);
+        predictions.extend_from_slice(&s);
+        let coefficient = |l: usize| 1.0 + extra[j + l] - extra[j + l] * s[l];
+        axpy4([coefficient(0), coefficient(1), coefficient(2), coefficient(3)], rows, r);
+    }
+    for (j, &e) in extra.iter().enumerate().skip(4 * quads) {
+        let y = row(j);
+        let s = dot(y, x);
+        predictions.push(s);
+        axpy(1.0 + e - e * s, y, r);
     }
 }
 
@@ -141,14 +184,14 @@ pub(crate) fn solve_cg(
     for (ri, &xi) in r.iter_mut().zip(x.iter()) {
         *ri = -*ri - reg * xi;
     }
-    for (&j, &e) in obs.indices.iter().zip(obs.extra) {
-        let y = fixed.row(j);
-        let s = dot(y, x);
-        predictions.push(s);
-        axpy(1.0 + e - e * s, y, r);
-        if gather {
-            gathered.extend_from_slice(y);
+    if gather {
+        // Copied first, so that this pass already reads the rows sequentially.
+        for &j in obs.indices {
+            gathered.extend_from_slice(fixed.row(j));
         }
+        add_observed_residual(|j| &gathered[j * k..(j + 1) * k], obs.extra, x, r, predictions);
+    } else {
+        add_observed_residual(|j| fixed.row(obs.indices[j]), obs.extra, x, r, predictions);
     }
     p.copy_from_slice(r);
     let mut rs_old = dot(r, r);
@@ -158,10 +201,10 @@ pub(crate) fn solve_cg(
             symmetric_matvec(fixed.gram, p, ap);
             axpy(reg, p, ap);
             if gather {
-                add_observed_products(gathered.chunks_exact(k), obs.extra, p, ap, along_p);
+                let row = |j: usize| &gathered[j * k..(j + 1) * k];
+                add_observed_products(row, obs.extra, p, ap, along_p);
             } else {
-                let rows = obs.indices.iter().map(|&j| fixed.row(j));
-                add_observed_products(rows, obs.extra, p, ap, along_p);
+                add_observed_products(|j| fixed.row(obs.indices[j]), obs.extra, p, ap, along_p);
             }
             let p_ap = dot(p, ap);
             if p_ap <= 0.0 || !p_ap.is_finite() {

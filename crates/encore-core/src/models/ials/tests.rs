@@ -158,7 +158,7 @@ fn epochs_lower_the_loss_and_the_reported_loss_is_the_objective() {
         let std = (cfg.init_std / (cfg.factors as f64).sqrt()) as f32;
         let x0 = random_factors(30, 5, std, seed, 0);
         let y0 = random_factors(24, 5, std, seed, 1);
-        let before = naive_loss(&cfg, &m, &x0, &y0);
+        let before = naive_loss(&cfg, &m, x0.as_slice(), y0.as_slice());
         let obs = Losses(Mutex::new(vec![]));
         let opts = FitOptions { seed, observer: &obs, memory_limit_bytes: None };
         let model = IalsModel::fit(&cfg, &m, &opts).unwrap();
