@@ -1,7 +1,8 @@
 //! Parameter arrays that are either owned or memory-mapped from a model file.
 //!
 //! A trained model keeps its large arrays (factor matrices, neighbour lists) in a [`Buffer`]. After
-//! training the buffer owns a `Vec`; after loading a model file it borrows the file's pages through
+//! training the buffer owns its values (in a `Vec`, or an [`AlignedVec`] when the hot loops need
+//! cache-line alignment); after loading a model file it borrows the file's pages through
 //! a shared memory map, so a server with a million-item model starts without copying it.
 
 use std::marker::PhantomData;
@@ -15,6 +16,7 @@ pub struct Buffer<T: bytemuck::Pod> {
 
 enum Inner<T> {
     Owned(Vec<T>),
+    Aligned(AlignedVec<T>),
     Mapped { map: Arc<memmap2::Mmap>, offset: usize, len: usize, _t: PhantomData<T> },
 }
 
@@ -39,6 +41,11 @@ impl<T: bytemuck::Pod> Buffer<T> {
         matches!(self.inner, Inner::Mapped { .. })
     }
 
+    /// True when the values start on a cache-line boundary.
+    pub fn is_cache_aligned(&self) -> bool {
+        (self.deref().as_ptr() as usize).is_multiple_of(64)
+    }
+
     /// Copies the values into an owned vector.
     pub fn to_vec(&self) -> Vec<T> {
         self.deref().to_vec()
@@ -50,6 +57,7 @@ impl<T: bytemuck::Pod> Deref for Buffer<T> {
     fn deref(&self) -> &[T] {
         match &self.inner {
             Inner::Owned(v) => v,
+            Inner::Aligned(v) => v.as_slice(),
             Inner::Mapped { map, offset, len, .. } => {
                 bytemuck::cast_slice(&map[*offset..*offset + len * size_of::<T>()])
             }
@@ -60,6 +68,12 @@ impl<T: bytemuck::Pod> Deref for Buffer<T> {
 impl<T: bytemuck::Pod> From<Vec<T>> for Buffer<T> {
     fn from(v: Vec<T>) -> Self {
         Self::owned(v)
+    }
+}
+
+impl<T: bytemuck::Pod> From<AlignedVec<T>> for Buffer<T> {
+    fn from(v: AlignedVec<T>) -> Self {
+        Self { inner: Inner::Aligned(v) }
     }
 }
 
@@ -76,6 +90,7 @@ impl<T: bytemuck::Pod> Clone for Buffer<T> {
     fn clone(&self) -> Self {
         match &self.inner {
             Inner::Owned(v) => Self::owned(v.clone()),
+            Inner::Aligned(v) => Self { inner: Inner::Aligned(v.clone()) },
             Inner::Mapped { map, offset, len, .. } => Self {
                 inner: Inner::Mapped {
                     map: map.clone(),
@@ -85,6 +100,45 @@ impl<T: bytemuck::Pod> Clone for Buffer<T> {
                 },
             },
         }
+    }
+}
+
+/// One 64-byte cache line; the unit of [`AlignedVec`]'s storage.
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C, align(64))]
+struct CacheLine([u8; 64]);
+
+/// A vector of plain values that starts on a cache-line boundary.
+///
+/// A factor row of 64 `f32`s is 256 bytes: four cache lines when the matrix starts on a line
+/// boundary, five when it does not (a `Vec<f32>` from the system allocator starts 16 bytes past
+/// one). iALS reads rows of the other side scattered over a matrix larger than the core's
+/// caches, so every extra line is an extra miss; aligning the start removes a fifth of them
+/// whenever a row is a whole number of lines.
+#[derive(Clone)]
+pub struct AlignedVec<T> {
+    lines: Vec<CacheLine>,
+    len: usize,
+    _t: PhantomData<T>,
+}
+
+impl<T: bytemuck::Pod> AlignedVec<T> {
+    /// `len` all-zero values. Panics when `T` does not divide a cache line (every number type
+    /// does).
+    pub fn zeroed(len: usize) -> Self {
+        assert!(64 % size_of::<T>() == 0, "AlignedVec: a value must divide a cache line");
+        let lines = (len * size_of::<T>()).div_ceil(64);
+        Self { lines: vec![CacheLine([0; 64]); lines], len, _t: PhantomData }
+    }
+
+    /// The values.
+    pub fn as_slice(&self) -> &[T] {
+        &bytemuck::cast_slice::<CacheLine, T>(&self.lines)[..self.len]
+    }
+
+    /// The values, mutably.
+    pub fn as_mut_slice(&mut self) -> &mut [T] {
+        &mut bytemuck::cast_slice_mut::<CacheLine, T>(&mut self.lines)[..self.len]
     }
 }
 
@@ -148,5 +202,31 @@ fn take<T: bytemuck::Pod>(
         None => {
             Err(crate::Error::InvalidInput(format!("missing {ty} array `{name}` in model data")))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligned_vectors_start_on_a_cache_line_and_keep_their_values() {
+        for len in [0usize, 1, 15, 16, 17, 1000] {
+            let mut v = AlignedVec::<f32>::zeroed(len);
+            assert_eq!(v.as_slice().len(), len);
+            assert!(v.as_slice().iter().all(|&x| x == 0.0));
+            for (i, x) in v.as_mut_slice().iter_mut().enumerate() {
+                *x = i as f32 * 0.5;
+            }
+            let b = Buffer::from(v.clone());
+            assert_eq!(&b[..], v.as_slice());
+            assert_eq!(b.clone().to_vec(), v.as_slice().to_vec());
+            if len > 0 {
+                assert!(b.is_cache_aligned());
+            }
+            assert!(!b.is_mapped());
+        }
+        let ids = AlignedVec::<u64>::zeroed(9);
+        assert_eq!(ids.as_slice(), &[0u64; 9]);
     }
 }

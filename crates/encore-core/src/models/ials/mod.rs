@@ -38,8 +38,8 @@ use rayon::prelude::*;
 
 use self::solve::{CgScratch, CholeskySystem, FixedSide, Observations};
 use super::{Contribution, FitOptions, Query, Recommender};
-use crate::buffer::{ArrayRef, ArraySet, Buffer};
-use crate::linalg::{AlignedF32, SimdKernel, dot, dot_rows, gram};
+use crate::buffer::{AlignedVec, ArrayRef, ArraySet, Buffer};
+use crate::linalg::{SimdKernel, dot, dot_rows, gram};
 use crate::matrix::InteractionMatrix;
 use crate::topk::{ScoredItem, top_n};
 
@@ -113,7 +113,7 @@ impl IalsModel {
 
         let std = (config.init_std / (k as f64).sqrt()) as f32;
         // Cache-line aligned, so that each factor row of the other side costs as few cache
-        // lines as possible when a half-step reads it (see `AlignedF32`).
+        // lines as possible when a half-step reads it (see `AlignedVec`).
         let mut x = random_factors(n_users, k, std, opts.seed, 0);
         let mut y = random_factors(n_items, k, std, opts.seed, 1);
         let mut y_gram = gram(y.as_slice(), k);
@@ -138,30 +138,23 @@ impl IalsModel {
             let loss = all_pairs + items.observed + users.regularization + items.regularization;
             observer.on_epoch(epoch, Some(loss / matrix.nnz().max(1) as f64));
         }
-        Ok(Self::from_factors(
-            config.clone(),
-            n_users,
-            n_items,
-            x.as_slice().to_vec(),
-            y.as_slice().to_vec(),
-            y_gram,
-        ))
+        Ok(Self::from_factors(config.clone(), n_users, n_items, x.into(), y.into(), y_gram))
     }
 
     fn from_factors(
         config: IalsConfig,
         n_users: usize,
         n_items: usize,
-        user_factors: Vec<f32>,
-        item_factors: Vec<f32>,
+        user_factors: Buffer<f32>,
+        item_factors: Buffer<f32>,
         item_gram: Vec<f32>,
     ) -> Self {
         let mut model = Self {
             config,
             n_users,
             n_items,
-            user_factors: user_factors.into(),
-            item_factors: item_factors.into(),
+            user_factors,
+            item_factors,
             item_gram: item_gram.into(),
             item_norms: Vec::new(),
         };
@@ -451,8 +444,8 @@ const INIT_BLOCK_ROWS: usize = 1024;
 
 /// `rows × k` factors with independent N(0, std²) entries. Each block of rows draws from its
 /// own stream seeded from `(seed, side, block)`, so the result does not depend on threads.
-fn random_factors(rows: usize, k: usize, std: f32, seed: u64, side: u64) -> AlignedF32 {
-    let mut out = AlignedF32::zeroed(rows * k);
+fn random_factors(rows: usize, k: usize, std: f32, seed: u64, side: u64) -> AlignedVec<f32> {
+    let mut out = AlignedVec::zeroed(rows * k);
     out.as_mut_slice().par_chunks_mut(INIT_BLOCK_ROWS * k).enumerate().for_each(
         |(block, chunk)| {
             let stream =

@@ -165,6 +165,8 @@ fn epochs_lower_the_loss_and_the_reported_loss_is_the_objective() {
         let losses = obs.0.into_inner().unwrap();
         assert_eq!(losses.len(), 4);
         let after = naive_loss(&cfg, &m, &model.user_factors, &model.item_factors);
+        // Trained factors stay in the cache-aligned buffers the solver used (no copy).
+        assert!(model.user_factors.is_cache_aligned() && model.item_factors.is_cache_aligned());
         let reported = losses[3] * m.nnz() as f64;
         assert!(
             (reported - after).abs() < 1e-3 * after,
