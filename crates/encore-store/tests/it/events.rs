@@ -125,7 +125,11 @@ fn readers_see_committed_data_while_the_writer_is_busy() {
     store.create_catalog("music").unwrap();
     store.append_events("music", &[event("u1", "a")]).unwrap();
     let store = std::sync::Arc::new(store);
-    // A long import holds the writer; reads must not wait for it.
+    // A long import holds the writer; reads must not wait for it. The import pauses inside its
+    // transaction until the reader is done (or 10 s pass): a read that waited for the writer would
+    // take those 10 s. Channels, not sleeps, so that a loaded machine cannot reorder the steps.
+    let (paused_tx, paused_rx) = std::sync::mpsc::channel::<()>();
+    let (read_tx, read_rx) = std::sync::mpsc::channel::<()>();
     let writer = {
         let store = store.clone();
         std::thread::spawn(move || {
@@ -143,7 +147,8 @@ fn readers_see_committed_data_while_the_writer_is_busy() {
                         break;
                     }
                     if i == 100 {
-                        std::thread::sleep(std::time::Duration::from_millis(300));
+                        paused_tx.send(()).unwrap();
+                        let _ = read_rx.recv_timeout(std::time::Duration::from_secs(10));
                     }
                 }
                 Ok(0)
@@ -152,10 +157,11 @@ fn readers_see_committed_data_while_the_writer_is_busy() {
             store.bulk_import("music", &opts, &mut source, &mut |_| {}).unwrap()
         })
     };
-    std::thread::sleep(std::time::Duration::from_millis(100));
+    paused_rx.recv().unwrap();
     let t = std::time::Instant::now();
     assert_eq!(store.count_events("music").unwrap(), 1, "the import is not committed yet");
-    assert!(t.elapsed() < std::time::Duration::from_millis(200), "a read waited for the writer");
+    assert!(t.elapsed() < std::time::Duration::from_secs(5), "a read waited for the writer");
+    read_tx.send(()).unwrap();
     assert_eq!(writer.join().unwrap().rows, 20_000);
     assert_eq!(store.count_events("music").unwrap(), 20_001);
 }
