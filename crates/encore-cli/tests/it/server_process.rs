@@ -325,6 +325,8 @@ fn acknowledged_events_survive_kill_9() {
     // One writer posts batches as fast as it can; every acknowledged batch is remembered.
     let url = server.url("/v1/catalogs/music/events");
     let auth = server.auth.clone();
+    let progress = Arc::new(AtomicU64::new(0));
+    let writer_progress = progress.clone();
     let writer = std::thread::spawn(move || {
         let client = Client::builder()
             .timeout(Duration::from_secs(10))
@@ -337,13 +339,22 @@ fn acknowledged_events_survive_kill_9() {
                 .map(|k| json!({"user_id": format!("w{batch}"), "item_id": format!("i{k}")}))
                 .collect();
             match client.post(&url).json(&json!({"events": events})).send() {
-                Ok(r) if r.status() == 200 => acknowledged.push(batch),
+                Ok(r) if r.status() == 200 => {
+                    acknowledged.push(batch);
+                    writer_progress.fetch_add(1, Ordering::Relaxed);
+                }
                 _ => return acknowledged, // the server died mid-request: not acknowledged
             }
         }
         unreachable!()
     });
-    std::thread::sleep(Duration::from_millis(1500));
+    // Kill once a few batches are in (however slow the machine), while more are in flight.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while progress.load(Ordering::Relaxed) < 5 {
+        assert!(Instant::now() < deadline, "no events acknowledged: {}", server.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
     server.child.kill().unwrap(); // SIGKILL
     server.child.wait().unwrap();
     let acknowledged = writer.join().unwrap();
