@@ -88,3 +88,19 @@ pub fn eval_py() -> PathBuf {
 pub fn json(stdout: &str) -> serde_json::Value {
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}):\n{stdout}"))
 }
+
+/// The events both server harnesses seed a catalog with: 60 users `u0..u59` in four taste
+/// groups, 8 distinct items each from their group's 12 (`i0..i47`), weights 1..=5.
+pub fn seed_events() -> serde_json::Value {
+    let mut events = Vec::new();
+    for user in 0..60u32 {
+        let group = user / 15;
+        for k in 0..8u32 {
+            let item = group * 12 + (user * 7 + k * 5) % 12;
+            events.push(serde_json::json!({"user_id": format!("u{user}"),
+                                           "item_id": format!("i{item}"),
+                                           "weight": 1 + (user + k) % 5}));
+        }
+    }
+    serde_json::json!({"events": events})
+}

@@ -165,17 +165,8 @@ impl Node {
     pub fn seed(&self, catalog: &str) {
         let created = self.post("/v1/catalogs", json!({"name": catalog}));
         assert_eq!(created.status, 201, "{}", created.body);
-        let mut events = Vec::new();
-        for user in 0..60u32 {
-            let group = user / 15;
-            for k in 0..8u32 {
-                let item = group * 12 + (user * 7 + k * 5) % 12;
-                events.push(json!({"user_id": format!("u{user}"), "item_id": format!("i{item}"),
-                                   "weight": 1 + (user + k) % 5}));
-            }
-        }
         let stored =
-            self.post(&format!("/v1/catalogs/{catalog}/events"), json!({"events": events}));
+            self.post(&format!("/v1/catalogs/{catalog}/events"), crate::common::seed_events());
         assert_eq!(stored.status, 200, "{}", stored.body);
     }
 

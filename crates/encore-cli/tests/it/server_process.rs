@@ -105,17 +105,8 @@ impl Server {
     /// Creates `catalog` with clustered events (60 users `u0..u59`, 48 items `i0..i47`).
     fn seed(&self, catalog: &str) {
         assert_eq!(self.post("/v1/catalogs", json!({"name": catalog})).0, 201);
-        let mut events = Vec::new();
-        for user in 0..60u32 {
-            let group = user / 15;
-            for k in 0..8u32 {
-                let item = group * 12 + (user * 7 + k * 5) % 12;
-                events.push(json!({"user_id": format!("u{user}"), "item_id": format!("i{item}"),
-                                   "weight": 1 + (user + k) % 5}));
-            }
-        }
         let (status, body) =
-            self.post(&format!("/v1/catalogs/{catalog}/events"), json!({"events": events}));
+            self.post(&format!("/v1/catalogs/{catalog}/events"), crate::common::seed_events());
         assert_eq!(status, 200, "{body}");
     }
 
