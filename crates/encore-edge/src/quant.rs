@@ -1,0 +1,192 @@
+//! Stored values at one of three precisions, and the kernels that read them.
+//!
+//! * **f32** — the server's numbers, unchanged. [`dot`] sums in exactly the order of
+//!   `encore_core::linalg::dot` (two blocks of eight lanes, then a fixed pairwise reduction), so
+//!   an f32 edge file reproduces the server's scores, not just its ranking, wherever the inputs
+//!   are the same.
+//! * **f16** — IEEE binary16 bit patterns, widened to f32 on the fly ([`f16_to_f32`]) into a
+//!   row buffer before the same [`dot`].
+//! * **int8** — symmetric linear quantisation with one f32 scale per row: the value is
+//!   `scale · q` with `q ∈ [−127, 127]` and `scale = max|row| / 127`, chosen by the exporter. A
+//!   score is `scale · Σ q_j x_j`, one multiplication per row.
+
+use alloc::vec::Vec;
+
+/// Values of a row-structured array at the file's precision.
+#[derive(Debug, Clone)]
+pub enum Values {
+    /// Full precision.
+    F32(Vec<f32>),
+    /// Half precision (bit patterns).
+    F16(Vec<u16>),
+    /// int8 with one scale per row.
+    I8 {
+        /// Quantised values.
+        q: Vec<i8>,
+        /// Scale of each row.
+        scales: Vec<f32>,
+    },
+}
+
+impl Values {
+    /// Bytes held in memory.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Values::F32(v) => v.len() * 4,
+            Values::F16(v) => v.len() * 2,
+            Values::I8 { q, scales } => q.len() + scales.len() * 4,
+        }
+    }
+
+    /// Writes the values `start..start + out.len()` of row `row` as f32 into `out`.
+    #[inline]
+    pub fn decode(&self, row: usize, start: usize, out: &mut [f32]) {
+        let end = start + out.len();
+        match self {
+            Values::F32(v) => out.copy_from_slice(&v[start..end]),
+            Values::F16(v) => {
+                for (o, &h) in out.iter_mut().zip(&v[start..end]) {
+                    *o = f16_to_f32(h);
+                }
+            }
+            Values::I8 { q, scales } => {
+                let s = scales[row];
+                for (o, &x) in out.iter_mut().zip(&q[start..end]) {
+                    *o = s * f32::from(x);
+                }
+            }
+        }
+    }
+
+    /// The single value at `at` in row `row`, as f32.
+    #[inline]
+    pub fn get(&self, row: usize, at: usize) -> f32 {
+        match self {
+            Values::F32(v) => v[at],
+            Values::F16(v) => f16_to_f32(v[at]),
+            Values::I8 { q, scales } => scales[row] * f32::from(q[at]),
+        }
+    }
+
+    /// `rowᵀx` for every row of this `rows × x.len()` matrix, into `out`; `buf` is scratch of
+    /// `x.len()` values.
+    pub fn dot_rows(&self, x: &[f32], buf: &mut [f32], out: &mut [f32]) {
+        let k = x.len();
+        match self {
+            Values::F32(v) => {
+                for (o, row) in out.iter_mut().zip(v.chunks_exact(k)) {
+                    *o = dot(row, x);
+                }
+            }
+            Values::F16(v) => {
+                for (o, row) in out.iter_mut().zip(v.chunks_exact(k)) {
+                    for (b, &h) in buf.iter_mut().zip(row) {
+                        *b = f16_to_f32(h);
+                    }
+                    *o = dot(buf, x);
+                }
+            }
+            Values::I8 { q, scales } => {
+                for ((o, row), &s) in out.iter_mut().zip(q.chunks_exact(k)).zip(scales) {
+                    for (b, &v) in buf.iter_mut().zip(row) {
+                        *b = f32::from(v);
+                    }
+                    *o = s * dot(buf, x);
+                }
+            }
+        }
+    }
+}
+
+/// Width of one accumulator block in [`dot`].
+const LANES: usize = 8;
+
+/// `Σ a[i]·b[i]` over the common length, summed in the order of `encore_core::linalg::dot`.
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut even = [0f32; LANES];
+    let mut odd = [0f32; LANES];
+    let (ac, ar) = a.as_chunks::<{ 2 * LANES }>();
+    let (bc, br) = b.as_chunks::<{ 2 * LANES }>();
+    for (x, y) in ac.iter().zip(bc) {
+        for l in 0..LANES {
+            even[l] += x[l] * y[l];
+            odd[l] += x[LANES + l] * y[LANES + l];
+        }
+    }
+    for l in 0..LANES {
+        even[l] += odd[l];
+    }
+    // The optimisation barrier of the server's kernel (it keeps LLVM from reshaping the loop).
+    let mut even = core::hint::black_box(even);
+    let mut tail = 0f32;
+    for (x, y) in ar.iter().zip(br) {
+        tail += x * y;
+    }
+    let mut width = LANES / 2;
+    while width > 0 {
+        for l in 0..width {
+            even[l] += even[l + width];
+        }
+        width /= 2;
+    }
+    even[0] + tail
+}
+
+/// IEEE binary16 bits to f32, exactly (every half-precision value is an f32).
+#[inline]
+pub fn f16_to_f32(h: u16) -> f32 {
+    let sign = u32::from(h & 0x8000) << 16;
+    let exp = u32::from((h >> 10) & 0x1F);
+    let man = u32::from(h & 0x03FF);
+    let bits = match (exp, man) {
+        (0, 0) => sign,
+        (0, _) => {
+            // Subnormal: man · 2⁻²⁴, exact in f32.
+            let v = man as f32 * (1.0 / 16_777_216.0);
+            return if sign != 0 { -v } else { v };
+        }
+        (0x1F, 0) => sign | 0x7F80_0000,
+        (0x1F, _) => sign | 0x7FC0_0000 | (man << 13),
+        _ => sign | ((exp + 127 - 15) << 23) | (man << 13),
+    };
+    f32::from_bits(bits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f16_conversion_of_known_values() {
+        assert_eq!(f16_to_f32(0x3C00), 1.0);
+        assert_eq!(f16_to_f32(0xC000), -2.0);
+        assert_eq!(f16_to_f32(0x3555), 0.333_251_95);
+        assert_eq!(f16_to_f32(0x7BFF), 65504.0);
+        assert_eq!(f16_to_f32(0x0001), 5.960_464_5e-8);
+        assert_eq!(f16_to_f32(0x8000).to_bits(), (-0.0f32).to_bits());
+        assert!(f16_to_f32(0x7C00).is_infinite());
+        assert!(f16_to_f32(0x7E00).is_nan());
+    }
+
+    #[test]
+    fn dot_matches_a_naive_sum() {
+        for n in [0usize, 1, 15, 16, 17, 64, 100] {
+            let a: alloc::vec::Vec<f32> = (0..n).map(|i| (i % 7) as f32 * 0.25 - 0.5).collect();
+            let b: alloc::vec::Vec<f32> = (0..n).map(|i| (i % 5) as f32 * 0.5 - 1.0).collect();
+            let naive: f64 = a.iter().zip(&b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+            assert!((f64::from(dot(&a, &b)) - naive).abs() < 1e-4, "n {n}");
+        }
+    }
+
+    #[test]
+    fn int8_rows_score_with_their_scale() {
+        let v = Values::I8 { q: alloc::vec![127, -127, 64, 0], scales: alloc::vec![0.5, 2.0] };
+        let mut out = [0.0; 2];
+        v.dot_rows(&[1.0, 1.0], &mut [0.0; 2], &mut out);
+        assert_eq!(out, [0.0, 128.0]);
+        assert_eq!(v.get(1, 2), 128.0);
+    }
+}
