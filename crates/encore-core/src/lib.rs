@@ -18,6 +18,7 @@
 
 pub mod buffer;
 pub mod data;
+pub mod edge_export;
 pub mod error;
 pub mod eval;
 pub mod ids;

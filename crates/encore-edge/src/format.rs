@@ -33,7 +33,7 @@
 //! | `GRAM` | f32 | `k · k` | iALS: `YᵀY` of the full-precision item factors |
 //! | `BIAS` | f32 | `n` | BPR: item biases |
 //! | `NBPT` | u32 | `n + 1` | item-kNN and EASE: row pointers of the per-item lists |
-//! | `NBIX` | u32 | `nnz` | the listed items |
+//! | `NBIX` | u16 or u32 | `nnz` | the listed items (u16 when `n ≤ 65,536`) |
 //! | `NBVL` | f32, u16 or i8 | `nnz` | the weights (similarities; EASE's `B_ji`) |
 //! | `NBSC` | f32 | `n` | int8 only: the scale of each list |
 //! | `AVAL` | u8 | `⌈n/8⌉` | optional: availability bitset (bit `i % 8` of byte `i / 8`); an unavailable item is never recommended |
@@ -329,7 +329,16 @@ fn strings(
 /// Row pointers of `rows` lists over `n_items` items with their indices; checks every invariant.
 fn lists(s: &Sections<'_>, n: usize) -> Result<(Vec<u32>, Vec<u32>), Error> {
     let indptr = s.u32s(b"NBPT", Some(n + 1))?;
-    let indices = s.u32s(b"NBIX", None)?;
+    // Indices are u16 when every item index fits (catalogues up to 65,536 items), else u32.
+    let indices = match s.require(b"NBIX")?.elem {
+        Elem::U16 if n <= 1 << 16 => s
+            .typed(b"NBIX", Elem::U16, None)?
+            .data
+            .chunks_exact(2)
+            .map(|c| u32::from(u16::from_le_bytes([c[0], c[1]])))
+            .collect(),
+        _ => s.u32s(b"NBIX", None)?,
+    };
     if indptr.first() != Some(&0) || indptr.last().map(|&l| l as usize) != Some(indices.len()) {
         return Err(corrupt("the list pointers NBPT do not span NBIX".into()));
     }
