@@ -45,6 +45,8 @@ enum Command {
     Similar(commands::similar::Args),
     /// Explain why a model scores an item for a user: the contribution of each history item.
     Explain(commands::explain::Args),
+    /// Write a compact edge model file for on-device scoring (encore-edge, C interface).
+    ExportEdge(commands::export_edge::Args),
     /// Bulk-load an interaction file into a catalog of a data directory.
     Import(commands::import::Args),
     /// Load item metadata (titles, kinds, tags) into a catalog of a data directory.
@@ -88,6 +90,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Recommend(args) => commands::recommend::run(args),
         Command::Similar(args) => commands::similar::run(args),
         Command::Explain(args) => commands::explain::run(args),
+        Command::ExportEdge(args) => {
+            let ui = Ui::for_terminal(args.json);
+            commands::export_edge::run(args, &ui)
+        }
         Command::Import(args) => {
             let ui = Ui::for_terminal(args.json);
             commands::import::run(args, &ui)

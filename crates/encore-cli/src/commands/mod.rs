@@ -4,6 +4,7 @@
 pub mod demo;
 pub mod evaluate;
 pub mod explain;
+pub mod export_edge;
 pub mod generate;
 pub mod import;
 pub mod import_items;
