@@ -312,8 +312,8 @@ fn strings(
     }
     for (i, w) in offsets.windows(2).enumerate() {
         let (a, b) = (w[0] as usize, w[1] as usize);
-        if b <= a {
-            return Err(corrupt(format!("string {i} of section {what} is not zero-terminated")));
+        if b <= a || b > bytes.len() {
+            return Err(corrupt(format!("string {i} of section {what} is out of bounds")));
         }
         let text = &bytes[a..b - 1];
         if bytes[b - 1] != 0 || text.contains(&0) {
@@ -458,7 +458,7 @@ pub fn parse(bytes: &[u8]) -> Result<EdgeModel, Error> {
         let Some(end) = end.filter(|&e| e <= body as u64) else {
             return Err(corrupt(format!("section {tag_text} runs past the end of the file")));
         };
-        if offset % 8 != 0 || offset < cursor as u64 {
+        if !offset.is_multiple_of(8) || offset < cursor as u64 {
             return Err(corrupt(format!("section {tag_text} is misplaced (offset {offset})")));
         }
         let (offset, end) = (offset as usize, end as usize);

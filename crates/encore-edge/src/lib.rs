@@ -59,7 +59,6 @@ extern crate std;
 
 mod error;
 #[cfg(feature = "std")]
-#[allow(unsafe_code)]
 pub mod ffi;
 pub mod format;
 mod math;

@@ -701,7 +701,7 @@ fn cholesky(a: &mut [f64], k: usize) -> bool {
         for p in 0..j {
             d -= a[j * k + p] * a[j * k + p];
         }
-        if !(d > 0.0) || !d.is_finite() {
+        if d.is_nan() || d <= 0.0 || !d.is_finite() {
             return false;
         }
         let d = math::sqrt(d);
