@@ -3,6 +3,7 @@
 
 mod auth_matrix;
 mod common;
+mod edge;
 mod errors;
 mod evaluate;
 mod parity;
