@@ -12,6 +12,10 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== build (the integration tests start the real encore binary)"
 cargo build --workspace --all-targets --quiet
 
+echo "== encore-edge: the no_std core builds; the C example and its Python ctypes twin run"
+cargo rustc -p encore-edge --no-default-features --lib --crate-type rlib --quiet
+make -C examples/edge-c --no-print-directory run
+
 echo "== quality bar and evaluator parity on ../shared/eval/splits"
 # encore-core is compiled at opt-level 3 even in the dev profile, so the debug binary trains at
 # near-release speed and CI skips a second (release) build of the whole workspace.
