@@ -134,7 +134,12 @@ mod tests {
         fn explain(&self, _q: &Query<'_>, _item: u32) -> Vec<Contribution> {
             Vec::new()
         }
-        fn similar_items(&self, _item: u32, _n: usize) -> Vec<ScoredItem> {
+        fn similar_items_where(
+            &self,
+            _item: u32,
+            _n: usize,
+            _keep: &dyn Fn(u32) -> bool,
+        ) -> Vec<ScoredItem> {
             Vec::new()
         }
     }

@@ -35,7 +35,7 @@ use super::{Contribution, FitOptions, Params, Query, Recommender};
 use crate::buffer::{ArrayRef, ArraySet, Buffer};
 use crate::linalg::dot;
 use crate::matrix::InteractionMatrix;
-use crate::topk::{ScoredItem, top_n};
+use crate::topk::{ScoredItem, top_n_filtered};
 use crate::{Error, Result};
 
 pub use train::{MIN_BLOCK, STRATA};
@@ -198,7 +198,12 @@ impl Recommender for BprModel {
     }
 
     /// Items whose vectors have the highest cosine with `item`'s vector.
-    fn similar_items(&self, item: u32, n: usize) -> Vec<ScoredItem> {
+    fn similar_items_where(
+        &self,
+        item: u32,
+        n: usize,
+        keep: &dyn Fn(u32) -> bool,
+    ) -> Vec<ScoredItem> {
         if item as usize >= self.n_items() {
             return Vec::new();
         }
@@ -211,7 +216,7 @@ impl Recommender for BprModel {
                 if d > 0.0 { dot(v, w) / d } else { 0.0 }
             })
             .collect();
-        top_n(&sims, n, &[item])
+        top_n_filtered(&sims, n, &[item], keep)
     }
 }
 

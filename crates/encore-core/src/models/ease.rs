@@ -46,7 +46,7 @@ use rayon::prelude::*;
 use super::{Contribution, FitOptions, Params, Query, Recommender};
 use crate::buffer::{ArrayRef, ArraySet, Buffer};
 use crate::matrix::InteractionMatrix;
-use crate::topk::{ScoredItem, top_n};
+use crate::topk::{ScoredItem, top_n_filtered};
 use crate::{Error, Result};
 
 /// Default of `lambda`, chosen on the shared evaluation splits (docs/tuning-models.md).
@@ -321,11 +321,16 @@ impl Recommender for EaseModel {
     }
 
     /// Row `item` of `B`: the items whose score rises most for a user who has `item`.
-    fn similar_items(&self, item: u32, n: usize) -> Vec<ScoredItem> {
+    fn similar_items_where(
+        &self,
+        item: u32,
+        n: usize,
+        keep: &dyn Fn(u32) -> bool,
+    ) -> Vec<ScoredItem> {
         if item as usize >= self.n_items {
             return Vec::new();
         }
-        top_n(self.row(item), n, &[item])
+        top_n_filtered(self.row(item), n, &[item], keep)
     }
 }
 

@@ -371,12 +371,22 @@ impl Recommender for ItemKnnModel {
     }
 
     /// The stored neighbour list of `item` (already sorted, best first).
-    fn similar_items(&self, item: u32, n: usize) -> Vec<ScoredItem> {
+    fn similar_items_where(
+        &self,
+        item: u32,
+        n: usize,
+        keep: &dyn Fn(u32) -> bool,
+    ) -> Vec<ScoredItem> {
         if item as usize >= self.n_items() {
             return Vec::new();
         }
         let (idx, vals) = self.neighbours(item);
-        idx.iter().zip(vals).take(n).map(|(&item, &score)| ScoredItem { item, score }).collect()
+        idx.iter()
+            .zip(vals)
+            .filter(|(i, _)| keep(**i))
+            .take(n)
+            .map(|(&item, &score)| ScoredItem { item, score })
+            .collect()
     }
 }
 

@@ -128,7 +128,14 @@ pub trait Recommender: Send + Sync {
     /// The contributions of the history items to `item`'s score, largest first.
     fn explain(&self, query: &Query<'_>, item: u32) -> Vec<Contribution>;
     /// The `n` items most similar to `item` (excluding itself), best first.
-    fn similar_items(&self, item: u32, n: usize) -> Vec<ScoredItem>;
+    fn similar_items(&self, item: u32, n: usize) -> Vec<ScoredItem> {
+        self.similar_items_where(item, n, &|_| true)
+    }
+    /// The `n` items most similar to `item` (excluding itself) for which `keep` is true, best
+    /// first. The condition is applied while selecting, so `n` passing items are returned
+    /// whenever that many exist (a server hides taken-down and unavailable items this way).
+    fn similar_items_where(&self, item: u32, n: usize, keep: &dyn Fn(u32) -> bool)
+    -> Vec<ScoredItem>;
 }
 
 /// Options for training that are not hyperparameters.

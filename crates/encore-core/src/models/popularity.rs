@@ -6,7 +6,7 @@
 use super::{Contribution, FitOptions, Params, Query, Recommender};
 use crate::buffer::{ArrayRef, ArraySet, Buffer};
 use crate::matrix::InteractionMatrix;
-use crate::topk::{ScoredItem, top_n};
+use crate::topk::{ScoredItem, top_n_filtered};
 
 /// Popularity has no hyperparameters; the struct exists so every algorithm is configured alike.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -69,8 +69,13 @@ impl Recommender for PopularityModel {
     }
 
     /// Without any notion of similarity, the best guess is the most popular other items.
-    fn similar_items(&self, item: u32, n: usize) -> Vec<ScoredItem> {
-        top_n(&self.counts, n, &[item])
+    fn similar_items_where(
+        &self,
+        item: u32,
+        n: usize,
+        keep: &dyn Fn(u32) -> bool,
+    ) -> Vec<ScoredItem> {
+        top_n_filtered(&self.counts, n, &[item], keep)
     }
 }
 

@@ -1,5 +1,6 @@
 use super::train::sgd_step;
 use super::*;
+use crate::topk::top_n;
 use crate::models::{ModelConfig, ModelSpec};
 use crate::progress::TrainingObserver;
 

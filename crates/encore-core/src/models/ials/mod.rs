@@ -41,7 +41,7 @@ use super::{Contribution, FitOptions, Query, Recommender};
 use crate::buffer::{AlignedVec, ArrayRef, ArraySet, Buffer};
 use crate::linalg::{SimdKernel, dot, dot_rows, gram};
 use crate::matrix::InteractionMatrix;
-use crate::topk::{ScoredItem, top_n};
+use crate::topk::{ScoredItem, top_n_filtered};
 
 /// Rows per parallel task in a half-step: small enough for rayon to balance rows of very
 /// different lengths, large enough that scheduling costs nothing. Fixed, so that the per-block
@@ -340,7 +340,12 @@ impl Recommender for IalsModel {
     }
 
     /// Cosine similarity of item factors.
-    fn similar_items(&self, item: u32, n: usize) -> Vec<ScoredItem> {
+    fn similar_items_where(
+        &self,
+        item: u32,
+        n: usize,
+        keep: &dyn Fn(u32) -> bool,
+    ) -> Vec<ScoredItem> {
         let Some(y) = self.item_factor(item) else {
             return Vec::new();
         };
@@ -351,7 +356,7 @@ impl Recommender for IalsModel {
             let d = norm * m;
             *s = if d > 0.0 { *s / d } else { 0.0 };
         }
-        top_n(&scores, n, &[item])
+        top_n_filtered(&scores, n, &[item], keep)
     }
 }
 

@@ -1,5 +1,6 @@
 use super::solve::{CgScratch, CholeskySystem, FixedSide, Observations, solve_cg};
 use super::*;
+use crate::topk::top_n;
 use crate::models::{ModelConfig, ModelSpec, Params};
 use crate::progress::TrainingObserver;
 use std::sync::Mutex;
