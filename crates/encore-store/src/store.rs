@@ -61,9 +61,13 @@ pub trait Store: Send + Sync {
     fn for_each_item(&self, catalog: &str, sink: &mut dyn FnMut(Item)) -> Result<u64>;
     /// Metadata for the given ids, in the same order; `None` where an id has no metadata.
     fn items_by_ids(&self, catalog: &str, item_ids: &[&str]) -> Result<Vec<Option<Item>>>;
-    /// Deletes an item's metadata (the item's events stay: they are history, and training still
-    /// learns from them). [`crate::Error::NotFound`] if it had none.
+    /// Takes an item down: deletes its metadata and records the takedown, so the item is hidden
+    /// from clients until an upsert puts it back. Its events stay: they are history, and training
+    /// still learns from them. [`crate::Error::NotFound`] if the catalog has no such item (by
+    /// metadata or events) or it is already taken down.
     fn delete_item(&self, catalog: &str, item_id: &str) -> Result<()>;
+    /// The ids of the catalog's taken-down items (deleted and not put back).
+    fn taken_down_items(&self, catalog: &str) -> Result<Vec<String>>;
 
     // ----- events -----
 

@@ -78,6 +78,7 @@ pub(super) fn delete(conn: &Connection, name: &str) -> Result<Vec<String>> {
     for sql in [
         "DELETE FROM events WHERE catalog_id = ?1",
         "DELETE FROM items WHERE key IN (SELECT key FROM item_keys WHERE catalog_id = ?1)",
+        "DELETE FROM item_takedowns WHERE key IN (SELECT key FROM item_keys WHERE catalog_id = ?1)",
         "DELETE FROM item_keys WHERE catalog_id = ?1",
         "DELETE FROM users WHERE catalog_id = ?1",
         "DELETE FROM models WHERE catalog_id = ?1",

@@ -51,6 +51,8 @@ pub(super) fn upsert(conn: &Connection, catalog: &str, items: &[NewItem]) -> Res
     let now = now_ms();
     let mut report = UpsertReport::default();
     let mut exists = conn.prepare_cached("SELECT 1 FROM items WHERE key = ?1")?;
+    // Putting an item back ends its takedown.
+    let mut restore = conn.prepare_cached("DELETE FROM item_takedowns WHERE key = ?1")?;
     let mut write = conn.prepare_cached(
         "INSERT INTO items (key, title, kind, tags, available, released, updated_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -65,6 +67,7 @@ pub(super) fn upsert(conn: &Connection, catalog: &str, items: &[NewItem]) -> Res
         } else {
             report.inserted += 1;
         }
+        restore.execute([key])?;
         let tags = serde_json::to_string(&item.tags).expect("a list of strings serialises");
         write.execute((
             key,
@@ -136,13 +139,30 @@ pub(super) fn by_ids(conn: &Connection, catalog: &str, ids: &[&str]) -> Result<V
 
 pub(super) fn delete(conn: &Connection, catalog: &str, item_id: &str) -> Result<()> {
     let catalog_id = id_of(conn, catalog)?;
-    let deleted = conn.execute(
-        "DELETE FROM items WHERE key =
-             (SELECT key FROM item_keys WHERE catalog_id = ?1 AND item_id = ?2)",
-        (catalog_id, item_id),
-    )?;
-    if deleted == 0 {
+    let key: Option<i64> = conn
+        .prepare_cached(
+            "SELECT k.key FROM item_keys k
+             WHERE k.catalog_id = ?1 AND k.item_id = ?2
+               AND NOT EXISTS (SELECT 1 FROM item_takedowns t WHERE t.key = k.key)",
+        )?
+        .query_row((catalog_id, item_id), |r| r.get(0))
+        .optional()?;
+    let Some(key) = key else {
         return Err(Error::not_found("item", item_id));
-    }
+    };
+    conn.prepare_cached("DELETE FROM items WHERE key = ?1")?.execute([key])?;
+    conn.prepare_cached("INSERT INTO item_takedowns (key, taken_down_ms) VALUES (?1, ?2)")?
+        .execute((key, now_ms()))?;
     Ok(())
+}
+
+/// The ids of the catalog's taken-down items.
+pub(super) fn taken_down(conn: &Connection, catalog: &str) -> Result<Vec<String>> {
+    let catalog_id = id_of(conn, catalog)?;
+    let mut stmt = conn.prepare(
+        "SELECT k.item_id FROM item_takedowns t JOIN item_keys k ON k.key = t.key
+         WHERE k.catalog_id = ?1 ORDER BY k.key",
+    )?;
+    let rows = stmt.query_map([catalog_id], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

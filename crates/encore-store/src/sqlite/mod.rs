@@ -218,6 +218,10 @@ impl Store for SqliteStore {
         self.write(|tx| items::delete(tx, catalog, item_id))
     }
 
+    fn taken_down_items(&self, catalog: &str) -> Result<Vec<String>> {
+        self.read(|c| items::taken_down(c, catalog))
+    }
+
     fn append_events(&self, catalog: &str, batch: &[NewEvent]) -> Result<AppendReport> {
         events::check_batch(batch)?;
         self.write(|tx| events::append(tx, catalog, batch))

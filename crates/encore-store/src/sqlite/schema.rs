@@ -121,6 +121,15 @@ const MIGRATIONS: &[&str] = &[
         detail   TEXT NOT NULL            -- JSON
     );
     "#,
+    // 2: takedowns. A deleted item keeps its key (its events are history that training still
+    // learns from) but must never be shown again until it is put back; the row says so across
+    // restarts.
+    r#"
+    CREATE TABLE item_takedowns (
+        key           INTEGER PRIMARY KEY REFERENCES item_keys(key) ON DELETE CASCADE,
+        taken_down_ms INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

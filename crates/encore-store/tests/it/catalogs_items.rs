@@ -100,6 +100,30 @@ fn items_upsert_get_list_delete() {
     assert!(matches!(store.get_item("music", "a"), Err(Error::NotFound { kind: "item", .. })));
     assert!(matches!(store.delete_item("music", "a"), Err(Error::NotFound { .. })));
     assert_eq!(store.catalog_stats("music").unwrap().items, 2);
+    assert_eq!(store.taken_down_items("music").unwrap(), ["a"]);
+    assert!(matches!(store.delete_item("music", "never"), Err(Error::NotFound { .. })));
+    // Putting the item back ends the takedown.
+    store.upsert_items("music", &[item("a", "A again", "track", &[])]).unwrap();
+    assert!(store.taken_down_items("music").unwrap().is_empty());
+    assert_eq!(store.get_item("music", "a").unwrap().title, "A again");
+}
+
+#[test]
+fn an_item_known_only_from_events_can_be_taken_down_and_stays_down_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SqliteStore::open(dir.path()).unwrap();
+        store.create_catalog("music").unwrap();
+        store.append_events("music", &[event("u1", "bare")]).unwrap();
+        store.delete_item("music", "bare").unwrap();
+    }
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(store.taken_down_items("music").unwrap(), ["bare"]);
+    // The events stay: they are training history.
+    assert_eq!(store.user_events("music", "u1").unwrap().len(), 1);
+    store.delete_catalog("music").unwrap();
+    store.create_catalog("music").unwrap();
+    assert!(store.taken_down_items("music").unwrap().is_empty());
 }
 
 #[test]
@@ -127,7 +151,7 @@ fn data_survives_reopen_and_schema_is_current() {
         store.append_events("music", &[event("u1", "t1")]).unwrap();
     }
     let store = SqliteStore::open(dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.schema_version().unwrap(), 2);
     assert_eq!(store.get_item("music", "t1").unwrap().tags, ["pop"]);
     assert_eq!(store.user_events("music", "u1").unwrap().len(), 1);
     assert!(store.integrity_check().unwrap().is_empty());
