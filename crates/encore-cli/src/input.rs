@@ -20,6 +20,18 @@ pub fn parse_format(text: &str) -> Result<Format, String> {
     text.parse::<Format>().map_err(|e| e.to_string())
 }
 
+/// clap value parser for `--catalog`: the API's rule for a catalog name
+/// ([`encore_service::validate::catalog_name`]), checked before anything touches the store, so
+/// the command line never creates a catalog that `POST /v1/catalogs` would refuse. clap reports a
+/// refusal as bad usage (exit code 2).
+pub fn parse_catalog(text: &str) -> Result<String, String> {
+    match encore_service::validate::catalog_name("--catalog", text) {
+        Ok(()) => Ok(text.to_string()),
+        Err(encore_service::Error::Invalid { message, .. }) => Err(message),
+        Err(other) => Err(other.to_string()),
+    }
+}
+
 /// clap value parser for `--holdout`: a number strictly between 0 and 1.
 pub fn parse_fraction(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {

@@ -8,9 +8,10 @@
 //! 2. **429** `rate_limited` with `Retry-After` when the key's token bucket is empty
 //!    ([`crate::ratelimit`]);
 //! 3. **403** `forbidden` when the key's role or catalog scope does not allow the route
-//!    ([`policy_for`]). The decision uses only the key and the request's path (or, for
-//!    `POST /recommend` with a catalog-scoped key, the body's `catalog`), *before* anything is
-//!    looked up, so neither 401 nor 403 reveals whether a catalog, user or item exists;
+//!    ([`policy_for`]). The decision uses only the key and the request's path, *before*
+//!    anything is looked up, so neither 401 nor 403 reveals whether a catalog, user or item
+//!    exists. `POST /recommend` names its catalog in the body: the middleware checks the role
+//!    and the handler, which picks the catalog, checks the scope the same way;
 //! 4. the handler, with the [`Principal`] in the request extensions;
 //! 5. for admin routes and user-data routes, an audit-log entry (key, action, target = the path,
 //!    outcome, status, request id) — refused attempts included — written before the response is
@@ -24,7 +25,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -54,8 +54,9 @@ pub enum CatalogFrom {
     Path,
     /// The request spans catalogs (or is not about one): only all-catalog keys may do it.
     Global,
-    /// The JSON body's optional `catalog` field (`POST /recommend`).
-    Body,
+    /// The handler picks the catalog (`POST /recommend`: the body's, else the key's scope) and
+    /// checks the scope itself; the middleware checks the role only.
+    Handler,
 }
 
 /// What a route needs.
@@ -76,11 +77,11 @@ const fn policy(need: Role, catalog: CatalogFrom, audit: Option<&'static str>) -
 /// The policy of every protected route, by method and route template; `None` for a route that is
 /// not listed (the middleware then requires an all-catalog admin: unknown means most protected).
 pub fn policy_for(method: &Method, route: &str) -> Option<Policy> {
-    use CatalogFrom::{Body, Global, Path};
+    use CatalogFrom::{Global, Handler, Path};
     use Role::{Admin, Reader, Writer};
     let m = method.as_str();
     Some(match (m, route) {
-        ("POST", "/recommend") => policy(Reader, Body, None),
+        ("POST", "/recommend") => policy(Reader, Handler, None),
         ("GET", "/v1/catalogs") => policy(Reader, Global, None),
         ("POST", "/v1/catalogs") => policy(Admin, Global, Some("catalog.create")),
         ("GET", "/v1/catalogs/{catalog}") => policy(Reader, Path, None),
@@ -144,18 +145,12 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
     if let Err(wait) = state.limiter().check(caller.key_id) {
         return rate_limited(wait);
     }
-    let (mut request, catalog) = match policy.catalog {
-        CatalogFrom::Global => (request, None),
-        CatalogFrom::Path => {
-            let catalog = request.uri().path().split('/').nth(3).map(str::to_owned);
-            (request, catalog)
-        }
-        CatalogFrom::Body => {
-            match body_catalog(request, &caller, state.config().max_body_bytes).await {
-                Ok(found) => found,
-                Err(response) => return response,
-            }
-        }
+    let mut request = request;
+    let catalog = match policy.catalog {
+        CatalogFrom::Global => None,
+        CatalogFrom::Path => request.uri().path().split('/').nth(3).map(str::to_owned),
+        // Only the role is checked here: a scoped key passes its own scope.
+        CatalogFrom::Handler => caller.catalog.clone(),
     };
     let target = request.uri().path().to_owned();
     let request_id = request
@@ -227,40 +222,6 @@ async fn record(
         Ok(Err(error)) => tracing::error!(action, %error, "cannot write the audit log"),
         Err(error) => tracing::error!(action, %error, "cannot write the audit log"),
     }
-}
-
-/// For `POST /recommend`: the catalog the body asks for. A catalog-scoped key that names no
-/// catalog gets its own (written into the body), so it never falls through to a server default
-/// it may not read. Bodies that are not JSON objects pass unchanged; the handler rejects them.
-async fn body_catalog(
-    request: Request,
-    caller: &Caller,
-    max_body_bytes: usize,
-) -> Result<(Request, Option<String>), Response> {
-    let Some(scope) = &caller.catalog else {
-        // All-catalog keys may use any catalog: no need to read the body (the hot path).
-        return Ok((request, None));
-    };
-    let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, max_body_bytes)
-        .await
-        .map_err(|_| crate::extract::body_too_large(max_body_bytes).into_response())?;
-    let mut value = match serde_json::from_slice::<serde_json::Value>(&bytes) {
-        Ok(serde_json::Value::Object(map)) => map,
-        _ => return Ok((Request::from_parts(parts, Body::from(bytes)), Some(scope.clone()))),
-    };
-    let catalog = match value.get("catalog") {
-        Some(serde_json::Value::String(c)) => c.clone(),
-        Some(_) => return Ok((Request::from_parts(parts, Body::from(bytes)), Some(scope.clone()))),
-        None => {
-            value.insert("catalog".into(), serde_json::Value::String(scope.clone()));
-            scope.clone()
-        }
-    };
-    let body = serde_json::to_vec(&value).map_err(|e| ApiError::internal(e).into_response())?;
-    let mut parts = parts;
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Ok((Request::from_parts(parts, Body::from(body)), Some(catalog)))
 }
 
 /// 401 with `WWW-Authenticate: Bearer`. The detail never echoes what was sent.

@@ -165,7 +165,13 @@ impl std::error::Error for ApiError {}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        problem_response(self.status, &self.to_problem())
+        let mut response = problem_response(self.status, &self.to_problem());
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // 503 is only answered while the service starts (or its store is away): say when to
+            // come back, so clients and load balancers retry instead of giving up.
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 

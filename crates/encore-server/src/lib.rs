@@ -130,6 +130,7 @@ fn api_router_and_doc(
         .split_for_parts();
     openapi.merge(ops_doc);
     openapi::CommonErrors.modify(&mut openapi);
+    openapi::Constraints.modify(&mut openapi);
     auth::BearerSecurity { metrics_public }.modify(&mut openapi);
     (api, ops, openapi)
 }

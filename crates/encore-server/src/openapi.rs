@@ -105,3 +105,169 @@ pub fn problem_response(description: &str) -> RefOr<Response> {
             .build(),
     )
 }
+
+/// States in the document every constraint the service enforces on what a client sends, taken
+/// from the constants of [`encore_service::limits`] (utoipa's `#[schema(maximum = …)]` takes only
+/// literals, which would be a second copy of each rule): lengths, patterns, ranges, list sizes and
+/// enums of the request bodies, and the rules of the path and query parameters of every
+/// operation. A request that satisfies the document is one the service accepts as well formed.
+pub struct Constraints;
+
+impl utoipa::Modify for Constraints {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        constraints::apply(openapi);
+    }
+}
+
+mod constraints {
+    use encore_service::limits as l;
+    use utoipa::openapi::schema::{ArrayItems, Object, ObjectBuilder, Schema, Type};
+    use utoipa::openapi::{OpenApi, RefOr};
+
+    /// An id (user, item): 1–256 characters without control characters.
+    fn id(s: &mut Schema) {
+        text(s, 1, l::MAX_ID, Some(l::NO_CONTROL_PATTERN));
+    }
+
+    fn catalog(s: &mut Schema) {
+        text(s, 1, l::MAX_CATALOG_NAME, Some(l::CATALOG_NAME_PATTERN));
+    }
+
+    fn text(s: &mut Schema, min: usize, max: usize, pattern: Option<&str>) {
+        let o = object(s);
+        o.min_length = (min > 0).then_some(min);
+        o.max_length = Some(max);
+        o.pattern = pattern.map(str::to_string);
+    }
+
+    fn number(s: &mut Schema, min: f64, max: Option<f64>) {
+        let o = object(s);
+        o.minimum = Some(min.into());
+        o.maximum = max.map(Into::into);
+    }
+
+    fn integer(s: &mut Schema, min: u64, max: Option<u64>) {
+        let o = object(s);
+        o.minimum = Some((min as usize).into());
+        o.maximum = max.map(|m| (m as usize).into());
+    }
+
+    fn enumeration(s: &mut Schema, values: &[&str]) {
+        object(s).enum_values = Some(values.iter().map(|v| serde_json::json!(v)).collect());
+    }
+
+    /// A list of at most `max` entries, each constrained by `entry`.
+    fn list(s: &mut Schema, max: usize, entry: impl FnOnce(&mut Schema)) {
+        let Schema::Array(a) = s else { panic!("not an array schema: {s:?}") };
+        a.max_items = Some(max);
+        match &mut a.items {
+            ArrayItems::RefOrSchema(item) => match item.as_mut() {
+                RefOr::T(item) => entry(item),
+                RefOr::Ref(_) => {}
+            },
+            ArrayItems::False => panic!("an array without items"),
+        }
+    }
+
+    fn object(s: &mut Schema) -> &mut Object {
+        match s {
+            Schema::Object(o) => o,
+            other => panic!("not an object schema: {other:?}"),
+        }
+    }
+
+    /// The schema of property `property` of component `component`.
+    fn property<'a>(doc: &'a mut OpenApi, component: &str, property: &str) -> &'a mut Schema {
+        let schema = doc
+            .components
+            .as_mut()
+            .and_then(|c| c.schemas.get_mut(component))
+            .unwrap_or_else(|| panic!("no component schema {component}"));
+        let RefOr::T(schema) = schema else { panic!("{component} is a reference") };
+        match object(schema).properties.get_mut(property) {
+            Some(RefOr::T(s)) => s,
+            _ => panic!("no inline property {component}.{property}"),
+        }
+    }
+
+    pub(super) fn apply(doc: &mut OpenApi) {
+        let max_n = Some(l::MAX_N as u64);
+        // Catalogs and keys.
+        catalog(property(doc, "CreateCatalog", "name"));
+        catalog(property(doc, "CreateKey", "catalog"));
+        text(property(doc, "CreateKey", "name"), 1, l::MAX_KEY_NAME, Some(l::KEY_NAME_PATTERN));
+        enumeration(property(doc, "CreateKey", "role"), &["reader", "writer", "admin"]);
+        // Items.
+        id(property(doc, "Item", "item_id"));
+        for component in ["Item", "ItemFields"] {
+            text(property(doc, component, "title"), 0, l::MAX_TITLE, None);
+            text(property(doc, component, "kind"), 0, l::MAX_KIND, Some(l::NO_CONTROL_PATTERN));
+            list(property(doc, component, "tags"), l::MAX_TAGS, |tag| {
+                text(tag, 1, l::MAX_TAG, Some(l::NO_CONTROL_PATTERN))
+            });
+            let released = object(property(doc, component, "released"));
+            released.pattern = Some(l::RELEASE_DATE_PATTERN.to_string());
+        }
+        list(property(doc, "UpsertItems", "items"), l::MAX_BATCH_ROWS, |_| {});
+        // Events.
+        id(property(doc, "EventInput", "user_id"));
+        id(property(doc, "EventInput", "item_id"));
+        number(property(doc, "EventInput", "weight"), 0.0, Some(l::MAX_WEIGHT));
+        integer(property(doc, "EventInput", "timestamp"), 0, Some(i64::MAX as u64));
+        list(property(doc, "IngestEvents", "events"), l::MAX_BATCH_ROWS, |_| {});
+        // Recommendations.
+        id(property(doc, "RecommendRequest", "user_id"));
+        integer(property(doc, "RecommendRequest", "n"), 1, max_n);
+        list(property(doc, "RecommendRequest", "history"), l::MAX_HISTORY, |_| {});
+        id(property(doc, "HistoryEntry", "item_id"));
+        number(property(doc, "HistoryEntry", "weight"), 0.0, Some(l::MAX_WEIGHT));
+        for field in ["kinds", "tags_any", "tags_all", "exclude_items"] {
+            list(property(doc, "RecommendFilter", field), l::MAX_FILTER_ENTRIES, |entry| {
+                text(entry, 1, l::MAX_FILTER_VALUE, Some(l::NO_CONTROL_PATTERN))
+            });
+        }
+        id(property(doc, "SimpleRecommendRequest", "user_id"));
+        integer(property(doc, "SimpleRecommendRequest", "n"), 1, max_n);
+        catalog(property(doc, "SimpleRecommendRequest", "catalog"));
+        // Training.
+        let algorithms: Vec<&str> =
+            encore_core::models::Algorithm::ALL.iter().map(|a| a.name()).collect();
+        enumeration(property(doc, "TrainRequest", "model"), &algorithms);
+        let holdout = object(property(doc, "TrainRequest", "holdout"));
+        holdout.minimum = Some(0.0.into());
+        holdout.exclusive_maximum = Some(1.0.into());
+        // Path and query parameters, by name, on every operation.
+        for item in doc.paths.paths.values_mut() {
+            let operations = [
+                item.get.as_mut(),
+                item.put.as_mut(),
+                item.post.as_mut(),
+                item.delete.as_mut(),
+                item.patch.as_mut(),
+            ];
+            for operation in operations.into_iter().flatten() {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    let Some(RefOr::T(schema)) = parameter.schema.as_mut() else { continue };
+                    match parameter.name.as_str() {
+                        "catalog" => catalog(schema),
+                        "item_id" | "user_id" => id(schema),
+                        "n" => integer(schema, 1, max_n),
+                        "limit" => integer(schema, 1, Some(l::MAX_AUDIT_PAGE as u64)),
+                        "version" => {
+                            *schema = ObjectBuilder::new()
+                                .schema_type(Type::String)
+                                .pattern(Some(MODEL_VERSION_PATTERN))
+                                .build()
+                                .into();
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// A model version as the activate route takes it: `v3` or `3` (at most 9 digits, so it fits
+    /// the registry's 32-bit version numbers).
+    const MODEL_VERSION_PATTERN: &str = "^v?[0-9]{1,9}$";
+}

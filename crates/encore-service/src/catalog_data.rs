@@ -4,10 +4,19 @@
 //! It is built once from the store when the catalog is first used and then kept in step by the
 //! use cases that write (ingest, item upserts, erasure), so that a recommendation never reads
 //! SQLite on the hot path. Items get dense *catalog indices* in order of first appearance; they
-//! are never reassigned (deleting an item's metadata keeps its id, since its events stay), which
+//! are never reassigned (taking an item down keeps its index, since its events stay), which
 //! lets a loaded model map its own item indices to catalog indices once, at load.
+//!
+//! # What clients may see
+//!
+//! A *taken-down* item (deleted through the API) is hidden everywhere: `GET` answers 404 and no
+//! recommendation or similar list contains it, whatever the source, until it is put back. An
+//! *unavailable* item (`available: false`) is left out of recommendations and similar lists
+//! unless a request opts in with `include_unavailable`. Both rules live in
+//! [`CompiledFilter::keep`], which every source applies while selecting; [`CatalogData::hidden`]
+//! counts the items they can hide, so a catalog with none pays nothing on the hot path.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use encore_core::ids::IdMap;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -24,11 +33,25 @@ pub(crate) struct ItemEntry {
     pub tags: Box<[u32]>,
     pub available: bool,
     pub released: Option<Box<str>>,
+    /// Deleted through the API: hidden from clients until put back.
+    pub taken_down: bool,
 }
 
 impl ItemEntry {
     fn bare() -> Self {
-        Self { title: "".into(), kind: None, tags: Box::new([]), available: true, released: None }
+        Self {
+            title: "".into(),
+            kind: None,
+            tags: Box::new([]),
+            available: true,
+            released: None,
+            taken_down: false,
+        }
+    }
+
+    /// Whether the default rules may hide this item (taken down, or unavailable).
+    fn hideable(&self) -> bool {
+        self.taken_down || !self.available
     }
 }
 
@@ -87,8 +110,12 @@ pub(crate) struct CatalogData {
     pub users: FxHashMap<Box<str>, UserHistory>,
     /// Distinct users per catalog item, parallel to `items`.
     pub popularity: Vec<u32>,
-    /// Catalog items sorted by popularity (most popular first, ties by index), rebuilt lazily.
-    pub popular_order: Option<Arc<[u32]>>,
+    /// Catalog items sorted by popularity (most popular first, ties by index), rebuilt lazily
+    /// by the first reader after a change (behind its own lock, so a request holding the read
+    /// guard can fill it).
+    popular_order: Mutex<Option<Arc<[u32]>>>,
+    /// Items that are taken down or unavailable (see the module docs).
+    pub hidden: usize,
     /// Number of events applied.
     pub events: u64,
     /// Sequence number of the newest event applied.
@@ -115,7 +142,7 @@ impl CatalogData {
         };
         if history.add(item, weight, seq) {
             self.popularity[item as usize] += 1;
-            self.popular_order = None;
+            self.invalidate_popular_order();
         }
         self.events += 1;
         self.last_seq = self.last_seq.max(seq);
@@ -130,8 +157,24 @@ impl CatalogData {
             let count = &mut self.popularity[item as usize];
             *count = count.saturating_sub(1);
         }
-        self.popular_order = None;
+        self.invalidate_popular_order();
         true
+    }
+
+    fn invalidate_popular_order(&mut self) {
+        *self.popular_order.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Replaces item `i`'s entry, keeping [`CatalogData::hidden`] in step.
+    fn replace_entry(&mut self, i: usize, entry: ItemEntry) {
+        let was = self.entries[i].hideable();
+        let now = entry.hideable();
+        self.entries[i] = entry;
+        match (was, now) {
+            (false, true) => self.hidden += 1,
+            (true, false) => self.hidden -= 1,
+            _ => {}
+        }
     }
 
     /// Stores an item's metadata (interning the item, its kind and tags).
@@ -141,20 +184,37 @@ impl CatalogData {
         let mut tags: Vec<u32> = item.tags.iter().map(|t| self.tags.get_or_insert(t)).collect();
         tags.sort_unstable();
         tags.dedup();
-        self.entries[i] = ItemEntry {
+        // Storing an item puts it back if it was taken down.
+        let entry = ItemEntry {
             title: item.title.as_str().into(),
             kind,
             tags: tags.into(),
             available: item.available,
             released: item.released.as_deref().map(Into::into),
+            taken_down: false,
         };
+        self.replace_entry(i, entry);
     }
 
-    /// Drops an item's metadata, keeping the id (its events stay).
-    pub fn clear_item(&mut self, item_id: &str) {
+    /// Takes an item down: drops its metadata and hides it, keeping its index (its events stay).
+    pub fn take_down(&mut self, item_id: &str) {
         if let Some(i) = self.items.get(item_id) {
-            self.entries[i as usize] = ItemEntry::bare();
+            let entry = ItemEntry { taken_down: true, ..ItemEntry::bare() };
+            self.replace_entry(i as usize, entry);
         }
+    }
+
+    /// The catalog index of `item_id` if clients may see it (known and not taken down).
+    pub fn visible_item(&self, item_id: &str) -> Option<u32> {
+        self.items.get(item_id).filter(|&i| !self.entries[i as usize].taken_down)
+    }
+
+    /// Title and kind of catalog item `i`, each `None` when empty (for `because` entries).
+    pub fn title_and_kind(&self, i: u32) -> (Option<String>, Option<String>) {
+        let e = &self.entries[i as usize];
+        let title = (!e.title.is_empty()).then(|| e.title.to_string());
+        let kind = e.kind.map(|k| self.kinds.id(k).to_string());
+        (title, kind)
     }
 
     /// The item at catalog index `i` as a DTO.
@@ -185,8 +245,9 @@ impl CatalogData {
     }
 
     /// Catalog items by decreasing popularity, computed when the counts changed.
-    pub fn popular_order(&mut self) -> Arc<[u32]> {
-        if let Some(order) = &self.popular_order {
+    pub fn popular_order(&self) -> Arc<[u32]> {
+        let mut cached = self.popular_order.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(order) = &*cached {
             return order.clone();
         }
         let mut order: Vec<u32> = (0..self.popularity.len() as u32)
@@ -196,14 +257,22 @@ impl CatalogData {
             self.popularity[b as usize].cmp(&self.popularity[a as usize]).then(a.cmp(&b))
         });
         let order: Arc<[u32]> = order.into();
-        self.popular_order = Some(order.clone());
+        *cached = Some(order.clone());
         order
     }
 
-    /// Resolves a request filter against this catalog's interned kinds, tags and items.
+    /// Resolves a request filter against this catalog's interned kinds, tags and items, with
+    /// the default rules (taken-down items never pass; unavailable ones only when the request
+    /// includes them). Without a request filter and with no hidden item, every item passes and
+    /// the filter is inactive (free to test).
     pub fn compile_filter(&self, filter: Option<&dto::RecommendFilter>) -> CompiledFilter {
         let Some(f) = filter else {
-            return CompiledFilter::default();
+            return CompiledFilter {
+                active: self.hidden > 0,
+                hide_taken_down: self.hidden > 0,
+                include_unavailable: false,
+                ..CompiledFilter::default()
+            };
         };
         // A kind or tag the catalog has never seen matches no item: `None` marks it.
         let ids = |map: &IdMap, names: &Option<Vec<String>>| -> Option<Vec<Option<u32>>> {
@@ -229,12 +298,13 @@ impl CatalogData {
             .collect::<FxHashSet<u32>>();
         CompiledFilter {
             active: true,
+            hide_taken_down: true,
+            include_unavailable: f.include_unavailable.unwrap_or(false),
             kinds,
             tags_any,
             tags_all,
             never: tags_all_unsatisfiable,
             exclude,
-            only_available: f.only_available.unwrap_or(false),
         }
     }
 }
@@ -242,15 +312,18 @@ impl CatalogData {
 /// A filter resolved to catalog indices, cheap to test per item.
 #[derive(Debug, Default)]
 pub(crate) struct CompiledFilter {
-    /// False when the request had no filter (every item passes).
+    /// False when every item passes (no request filter and nothing hidden).
     pub active: bool,
+    /// Taken-down items fail (always, once anything is hidden).
+    hide_taken_down: bool,
+    /// Unavailable items pass.
+    include_unavailable: bool,
     kinds: Option<FxHashSet<u32>>,
     tags_any: Option<Vec<u32>>,
     tags_all: Vec<u32>,
     /// A `tags_all` tag no item has: nothing passes.
     never: bool,
     exclude: FxHashSet<u32>,
-    only_available: bool,
 }
 
 impl CompiledFilter {
@@ -259,11 +332,14 @@ impl CompiledFilter {
         if !self.active {
             return true;
         }
-        if self.never || self.exclude.contains(&i) {
+        let e = &data.entries[i as usize];
+        if self.hide_taken_down && e.taken_down {
             return false;
         }
-        let e = &data.entries[i as usize];
-        if self.only_available && !e.available {
+        if !self.include_unavailable && !e.available {
+            return false;
+        }
+        if self.never || self.exclude.contains(&i) {
             return false;
         }
         if let Some(kinds) = &self.kinds
@@ -321,10 +397,14 @@ mod tests {
         d.set_item(&item("b", "album", &["rock"], true));
         d.set_item(&item("c", "track", &["jazz"], false));
         d.intern_item("bare");
-        let pass = |f: dto::RecommendFilter| -> Vec<&str> {
+        fn passing(d: &CatalogData, f: dto::RecommendFilter) -> Vec<String> {
             let c = d.compile_filter(Some(&f));
-            (0..d.items.len() as u32).filter(|&i| c.keep(&d, i)).map(|i| d.items.id(i)).collect()
-        };
+            (0..d.items.len() as u32)
+                .filter(|&i| c.keep(d, i))
+                .map(|i| d.items.id(i).to_string())
+                .collect()
+        }
+        let pass = |f: dto::RecommendFilter| passing(&d, f);
         let f = |kinds: Option<&[&str]>, any: Option<&[&str]>, all: Option<&[&str]>| {
             let v = |x: Option<&[&str]>| x.map(|s| s.iter().map(|t| t.to_string()).collect());
             dto::RecommendFilter {
@@ -334,8 +414,12 @@ mod tests {
                 ..Default::default()
             }
         };
-        assert_eq!(pass(f(Some(&["track"]), None, None)), vec!["a", "c"]);
-        assert_eq!(pass(f(None, Some(&["jazz", "live"]), None)), vec!["a", "c"]);
+        // `c` is unavailable: left out unless the request includes unavailable items.
+        assert_eq!(pass(f(Some(&["track"]), None, None)), vec!["a"]);
+        let with_unavailable =
+            |f: dto::RecommendFilter| dto::RecommendFilter { include_unavailable: Some(true), ..f };
+        assert_eq!(pass(with_unavailable(f(Some(&["track"]), None, None))), vec!["a", "c"]);
+        assert_eq!(pass(with_unavailable(f(None, Some(&["jazz", "live"]), None))), vec!["a", "c"]);
         assert_eq!(pass(f(None, None, Some(&["rock", "live"]))), vec!["a"]);
         assert!(pass(f(None, None, Some(&["rock", "unknown"]))).is_empty());
         assert!(pass(f(Some(&["unknown"]), None, None)).is_empty());
@@ -345,8 +429,28 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(pass(only), vec!["b", "bare"]);
-        assert_eq!(pass(dto::RecommendFilter::default()), vec!["a", "b", "c", "bare"]);
-        d.clear_item("a");
+        assert_eq!(pass(dto::RecommendFilter::default()), vec!["a", "b", "bare"]);
+        let no_filter = |d: &CatalogData| -> Vec<String> {
+            let c = d.compile_filter(None);
+            (0..d.items.len() as u32)
+                .filter(|&i| c.keep(d, i))
+                .map(|i| d.items.id(i).to_string())
+                .collect()
+        };
+        assert_eq!(no_filter(&d), ["a", "b", "bare"]);
+        assert_eq!(d.hidden, 1);
+        d.take_down("a");
         assert_eq!(d.item_dto(0).kind, "");
+        assert_eq!(d.visible_item("a"), None);
+        assert_eq!(d.hidden, 2);
+        assert_eq!(no_filter(&d), ["b", "bare"]);
+        // Even a request that includes unavailable items never gets a taken-down one.
+        let all = with_unavailable(dto::RecommendFilter::default());
+        assert_eq!(passing(&d, all), vec!["b", "c", "bare"]);
+        d.set_item(&item("a", "track", &[], true));
+        d.set_item(&item("c", "track", &[], true));
+        assert_eq!(d.hidden, 0);
+        assert!(!d.compile_filter(None).active, "nothing hidden: the default filter is free");
+        assert_eq!(no_filter(&d), ["a", "b", "c", "bare"]);
     }
 }

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 /// Configuration of an [`crate::Encore`] instance.
 ///
-/// The defaults suit a small machine: training gets one thread so that serving keeps a core, and
-/// the limits bound what one request may ask for.
+/// The defaults suit a small machine: training gets one thread so that serving keeps a core. The
+/// limits on what one request may ask for are not configuration: they are part of the API's
+/// contract, defined once in [`crate::limits`].
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
     /// Directory holding the database and the model files (`DIR/models/<catalog>/<version>.enc`).
@@ -17,12 +18,6 @@ pub struct ServiceConfig {
     pub precompute_threads: usize,
     /// Memory a model may allocate for dense structures (EASE); `None` = no limit.
     pub memory_limit_bytes: Option<u64>,
-    /// Largest `n` a request may ask for.
-    pub max_n: usize,
-    /// Longest user or item id accepted, in bytes.
-    pub max_id_len: usize,
-    /// Most rows accepted in one batch of events or items.
-    pub max_batch_rows: usize,
     /// How many candidates are precomputed and cached per known user. Requests without a filter
     /// and with `n` up to this are answered from the cache.
     pub candidates_per_user: usize,
@@ -38,9 +33,6 @@ impl ServiceConfig {
             training_threads: 1,
             precompute_threads: 1,
             memory_limit_bytes: None,
-            max_n: 1000,
-            max_id_len: 256,
-            max_batch_rows: 100_000,
             candidates_per_user: 100,
             seed: 42,
         }

@@ -189,9 +189,15 @@ pub struct RecommendFilter {
     /// Never these items.
     #[serde(default)]
     pub exclude_items: Option<Vec<String>>,
-    /// Only items marked available.
+    /// Only items marked available. Kept for compatibility: unavailable items are left out by
+    /// default now (see `include_unavailable`), so `true` changes nothing.
     #[serde(default)]
     pub only_available: Option<bool>,
+    /// Also recommend items marked unavailable (`"available": false`: licence expired,
+    /// region-locked, not yet released), which are left out by default. Taken-down (deleted)
+    /// items are never recommended.
+    #[serde(default)]
+    pub include_unavailable: Option<bool>,
 }
 
 /// `POST /v1/catalogs/{c}/recommend` body (and of the simple `POST /recommend`).
@@ -239,6 +245,12 @@ pub struct Because {
     pub item_id: String,
     /// Its contribution to the score.
     pub contribution: f32,
+    /// The history item's title, when the catalog has one (for "because you played …").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The history item's kind, when the catalog has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
 }
 
 /// One recommended (or similar) item.
@@ -269,8 +281,9 @@ pub struct RecommendResponse {
     pub user_id: Option<String>,
     /// The catalog.
     pub catalog: String,
-    /// Version of the model that scored.
-    pub model_version: String,
+    /// Version of the model that scored; `null` when the catalog has no active model (the list
+    /// is then the catalog's popular items, `source: popular`).
+    pub model_version: Option<String>,
     /// How the list was produced.
     pub source: Source,
     /// Best first.
@@ -470,6 +483,9 @@ pub struct CatalogReadiness {
 pub struct Readiness {
     /// True when the store is open and every active model is loaded.
     pub ready: bool,
+    /// While the service is still loading its catalogs after a start: how far it has got.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loading: Option<String>,
     /// Per catalog.
     pub catalogs: Vec<CatalogReadiness>,
 }

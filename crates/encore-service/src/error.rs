@@ -34,7 +34,7 @@ pub enum ErrorClass {
     PayloadTooLarge,
     /// 422: well-formed but semantically unusable (nothing to train on, unknown history items).
     Unprocessable,
-    /// 503: the catalog cannot serve yet (no active model).
+    /// 503: the service is not ready yet (still loading its catalogs and models).
     Unavailable,
     /// 500: a fault of the server itself (I/O, corrupted model file).
     Internal,
@@ -87,7 +87,8 @@ pub enum Error {
     /// Well-formed but semantically unusable.
     #[error("{0}")]
     Unprocessable(String),
-    /// The catalog has no active model, so it cannot recommend yet.
+    /// The operation needs a model and the catalog has no active one (recommendations do not:
+    /// they fall back to popular items).
     #[error(
         "catalog `{catalog}` has no active model yet; train one with POST /v1/catalogs/{catalog}/models"
     )]
@@ -95,6 +96,9 @@ pub enum Error {
         /// The catalog.
         catalog: String,
     },
+    /// The service is still loading its catalogs and active models after a start.
+    #[error("the service is starting: {0}; retry shortly")]
+    NotReady(String),
     /// The request exceeds a configured limit.
     #[error("{0}")]
     TooLarge(String),
@@ -136,6 +140,7 @@ impl Error {
             Error::InvalidRows(_) => "invalid_rows",
             Error::Unprocessable(_) => "unprocessable",
             Error::NoActiveModel { .. } => "no_active_model",
+            Error::NotReady(_) => "not_ready",
             Error::TooLarge(_) => "too_large",
             Error::Store(e) => match store_class(e) {
                 ErrorClass::NotFound => "not_found",
@@ -161,7 +166,8 @@ impl Error {
             Error::Conflict(_) => ErrorClass::Conflict,
             Error::Invalid { .. } | Error::InvalidRows(_) => ErrorClass::BadRequest,
             Error::Unprocessable(_) => ErrorClass::Unprocessable,
-            Error::NoActiveModel { .. } => ErrorClass::Unavailable,
+            Error::NoActiveModel { .. } => ErrorClass::Conflict,
+            Error::NotReady(_) => ErrorClass::Unavailable,
             Error::TooLarge(_) => ErrorClass::PayloadTooLarge,
             Error::Store(e) => store_class(e),
             Error::Engine(e) => engine_class(e),
@@ -228,7 +234,8 @@ mod tests {
             assert!(e.class().status() < 500, "{e}");
         }
         assert_eq!(Error::not_found("job", "j1").code(), "job_not_found");
-        assert_eq!(Error::NoActiveModel { catalog: "c".into() }.class().status(), 503);
+        assert_eq!(Error::NoActiveModel { catalog: "c".into() }.class(), ErrorClass::Conflict);
+        assert_eq!(Error::NotReady("loading".into()).class(), ErrorClass::Unavailable);
     }
 
     #[test]

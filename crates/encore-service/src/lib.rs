@@ -31,6 +31,7 @@ pub mod config;
 pub mod dto;
 pub mod error;
 pub mod jobs;
+pub mod limits;
 mod loaded;
 pub mod recommend;
 mod service;

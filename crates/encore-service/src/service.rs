@@ -15,6 +15,7 @@ use crate::dto;
 use crate::error::{Error, Result};
 use crate::jobs::JobRegistry;
 use crate::loaded::LoadedModel;
+use crate::limits;
 use crate::validate::{self, RowErrors};
 
 /// The state of one catalog held in memory.
@@ -58,6 +59,41 @@ impl CatalogState {
     }
 }
 
+/// How far the start-up load of catalogs and active models has got.
+#[derive(Debug, Default)]
+pub(crate) struct Startup {
+    /// Set once every catalog that existed at start is loaded (or failed to load its model).
+    pub done: std::sync::atomic::AtomicBool,
+    /// Catalogs to load, catalogs loaded, and the one being loaded.
+    pub progress: Mutex<(usize, usize, Option<String>)>,
+}
+
+impl Startup {
+    fn is_done(&self) -> bool {
+        self.done.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// A sentence for `/readyz` and `not_ready` problems.
+    fn describe(&self) -> String {
+        let (total, loaded, current) =
+            self.progress.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        match current {
+            Some(c) => format!("loading catalogs: {loaded} of {total} loaded, now `{c}`"),
+            None => format!("loading catalogs: {loaded} of {total} loaded"),
+        }
+    }
+}
+
+/// The catalog a request without one means, remembered: asking the store is an SQLite read,
+/// and the answer changes only when a catalog is created or deleted, which bump the
+/// generation. An answer is cached with the generation read *before* asking the store, so an
+/// answer computed across a concurrent create or delete is never served after it.
+#[derive(Debug, Default)]
+pub(crate) struct DefaultCatalog {
+    generation: std::sync::atomic::AtomicU64,
+    cached: RwLock<Option<(u64, String)>>,
+}
+
 /// Counters the server exports as metrics.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
@@ -72,6 +108,8 @@ pub(crate) struct Inner {
     pub training_pool: rayon::ThreadPool,
     pub precompute_pool: Option<rayon::ThreadPool>,
     pub counters: Counters,
+    pub startup: Startup,
+    pub default_catalog: DefaultCatalog,
 }
 
 /// Encore's use cases on one data directory. Cheap to clone (an `Arc` inside); every method is
@@ -97,13 +135,32 @@ impl Encore {
     /// Starts the service on a given store: marks jobs interrupted by a previous stop as failed,
     /// builds every catalog's in-memory index and loads every active model (a model that fails
     /// to load is logged and leaves its catalog not ready, rather than failing the start).
+    /// Returns once everything is loaded; a server uses [`Encore::with_store_unloaded`] and
+    /// [`Encore::load_catalogs`] to answer liveness probes meanwhile.
     ///
     /// One service process owns a data directory: a second one would mark the first one's
     /// running jobs as failed, and neither would see the other's new events in memory. Tools that
     /// only import (`encore import`) use the store directly and are picked up at the next start.
     pub fn with_store(config: ServiceConfig, store: Arc<dyn Store>) -> Result<Self> {
-        if config.max_n == 0 || config.candidates_per_user == 0 {
-            return Err(Error::invalid("config", "max_n and candidates_per_user must be >= 1"));
+        let service = Self::with_store_unloaded(config, store)?;
+        service.load_catalogs()?;
+        Ok(service)
+    }
+
+    /// Opens the SQLite store in `config.data_dir` without loading the catalogs yet (see
+    /// [`Encore::with_store_unloaded`]).
+    pub fn open_unloaded(config: ServiceConfig) -> Result<Self> {
+        let store = encore_store::SqliteStore::open(&config.data_dir)?;
+        Self::with_store_unloaded(config, Arc::new(store))
+    }
+
+    /// The service before its catalogs are loaded: it answers at once, reports itself not ready
+    /// ([`Encore::readiness`]) and refuses catalog requests with [`Error::NotReady`] until
+    /// [`Encore::load_catalogs`] has run (on another thread), so a large catalog does not delay
+    /// liveness.
+    pub fn with_store_unloaded(config: ServiceConfig, store: Arc<dyn Store>) -> Result<Self> {
+        if config.candidates_per_user == 0 {
+            return Err(Error::invalid("config", "candidates_per_user must be >= 1"));
         }
         let interrupted = store.fail_unfinished_jobs("interrupted: the service stopped")?;
         if interrupted > 0 {
@@ -133,12 +190,46 @@ impl Encore {
                 training_pool,
                 precompute_pool,
                 counters: Counters::default(),
+                startup: Startup::default(),
+                default_catalog: DefaultCatalog::default(),
             }),
         };
-        for catalog in service.inner.store.list_catalogs()? {
-            service.inner.catalog_state(&catalog.name)?;
-        }
         Ok(service)
+    }
+
+    /// Builds every catalog's in-memory index and loads its active model, then marks the
+    /// service started. Idempotent. A catalog that cannot be built is logged and skipped (it is
+    /// built again on first use), so one bad catalog does not keep the others from serving.
+    pub fn load_catalogs(&self) -> Result<()> {
+        let started = Instant::now();
+        let catalogs = self.inner.store.list_catalogs()?;
+        let startup = &self.inner.startup;
+        *startup.progress.lock().unwrap_or_else(|p| p.into_inner()) = (catalogs.len(), 0, None);
+        for (i, catalog) in catalogs.iter().enumerate() {
+            startup.progress.lock().unwrap_or_else(|p| p.into_inner()).2 =
+                Some(catalog.name.clone());
+            if let Err(error) = self.inner.build_catalog_state(&catalog.name) {
+                tracing::error!(catalog = %catalog.name, %error, "cannot load the catalog");
+            }
+            *startup.progress.lock().unwrap_or_else(|p| p.into_inner()) =
+                (catalogs.len(), i + 1, None);
+        }
+        startup.done.store(true, std::sync::atomic::Ordering::Release);
+        tracing::info!(
+            catalogs = catalogs.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "catalogs loaded; ready"
+        );
+        Ok(())
+    }
+
+    /// `Err(NotReady)` until [`Encore::load_catalogs`] has finished.
+    fn ensure_started(&self) -> Result<()> {
+        if self.inner.startup.is_done() {
+            Ok(())
+        } else {
+            Err(Error::NotReady(self.inner.startup.describe()))
+        }
     }
 
     /// The configuration.
@@ -155,8 +246,10 @@ impl Encore {
 
     /// Creates a catalog; `Conflict` if it exists.
     pub fn create_catalog(&self, req: &dto::CreateCatalog) -> Result<dto::CatalogInfo> {
-        validate::catalog_name(&req.name)?;
+        validate::catalog_name("name", &req.name)?;
+        self.ensure_started()?;
         self.inner.store.create_catalog(&req.name)?;
+        self.inner.default_catalog.invalidate();
         self.inner.catalog_state(&req.name)?;
         self.catalog(&req.name)
     }
@@ -185,10 +278,23 @@ impl Encore {
     }
 
     /// The catalog a request without one means: the only catalog, when there is exactly one.
+    /// Cached until a catalog is created or deleted (see [`DefaultCatalog`]).
     pub fn default_catalog(&self) -> Result<String> {
+        let cache = &self.inner.default_catalog;
+        let generation = cache.generation.load(std::sync::atomic::Ordering::SeqCst);
+        if let Some((cached, name)) = &*cache.cached.read().unwrap_or_else(|p| p.into_inner())
+            && *cached == generation
+        {
+            return Ok(name.clone());
+        }
         let mut catalogs = self.inner.store.list_catalogs()?;
         match catalogs.len() {
-            1 => Ok(catalogs.remove(0).name),
+            1 => {
+                let name = catalogs.remove(0).name;
+                *cache.cached.write().unwrap_or_else(|p| p.into_inner()) =
+                    Some((generation, name.clone()));
+                Ok(name)
+            }
             0 => Err(Error::not_found("catalog", "(default)")),
             n => Err(Error::invalid(
                 "catalog",
@@ -204,6 +310,7 @@ impl Encore {
             let _files = state.model_files.lock().unwrap_or_else(|p| p.into_inner());
             self.inner.jobs.cancel_catalog(name);
             let files = self.inner.store.delete_catalog(name)?;
+            self.inner.default_catalog.invalidate();
             if let Some(old) = state.model.swap(None) {
                 old.retire();
             }
@@ -231,16 +338,16 @@ impl Encore {
         req: &dto::UpsertItems,
     ) -> Result<dto::UpsertItemsResponse> {
         let state = self.inner.catalog_state(catalog)?;
-        if req.items.len() > self.inner.config.max_batch_rows {
+        if req.items.len() > limits::MAX_BATCH_ROWS {
             return Err(Error::TooLarge(format!(
                 "{} items in one request; the limit is {}",
                 req.items.len(),
-                self.inner.config.max_batch_rows
+                limits::MAX_BATCH_ROWS
             )));
         }
         let mut errors = RowErrors::default();
         for (i, item) in req.items.iter().enumerate() {
-            check_item(i, item, self.inner.config.max_id_len, &mut errors);
+            validate::item_row(i, item, &mut errors);
         }
         errors.finish()?;
         let rows: Vec<NewItem> = req.items.iter().map(new_item).collect();
@@ -252,11 +359,12 @@ impl Encore {
         Ok(dto::UpsertItemsResponse { upserted: req.items.len() })
     }
 
-    /// One item. An item known only from events (no metadata) is returned bare.
+    /// One item. An item known only from events (no metadata) is returned bare; a taken-down
+    /// item is not found.
     pub fn get_item(&self, catalog: &str, item_id: &str) -> Result<dto::Item> {
         let state = self.inner.catalog_state(catalog)?;
         let data = state.read();
-        match data.items.get(item_id) {
+        match data.visible_item(item_id) {
             Some(i) => Ok(data.item_dto(i)),
             None => Err(Error::not_found("item", item_id)),
         }
@@ -281,12 +389,14 @@ impl Encore {
         Ok(item)
     }
 
-    /// Deletes an item's metadata; its events stay (they are history), so the id remains as a
-    /// bare item. `NotFound` when the item had no metadata.
+    /// Takes an item down: from the moment this returns, `get_item` does not find it and no
+    /// recommendation or similar list contains it, whatever the source, without retraining.
+    /// Its events stay (they are training history); storing the item again puts it back.
+    /// `NotFound` when the catalog has no such item or it is already down.
     pub fn delete_item(&self, catalog: &str, item_id: &str) -> Result<()> {
         let state = self.inner.catalog_state(catalog)?;
         self.inner.store.delete_item(catalog, item_id).map_err(not_found_as("item", item_id))?;
-        state.write().clear_item(item_id);
+        state.write().take_down(item_id);
         Ok(())
     }
 
@@ -301,12 +411,11 @@ impl Encore {
         req: &dto::IngestEvents,
     ) -> Result<dto::IngestEventsResponse> {
         let state = self.inner.catalog_state(catalog)?;
-        let cfg = &self.inner.config;
-        if req.events.len() > cfg.max_batch_rows {
+        if req.events.len() > limits::MAX_BATCH_ROWS {
             return Err(Error::TooLarge(format!(
                 "{} events in one request; the limit is {}",
                 req.events.len(),
-                cfg.max_batch_rows
+                limits::MAX_BATCH_ROWS
             )));
         }
         let now_s = now_ms() / 1000;
@@ -318,10 +427,10 @@ impl Encore {
         // stamped at ingestion, so they may repeat.
         let mut first_of: FxHashMap<(&str, &str, i64), usize> = FxHashMap::default();
         for (i, e) in req.events.iter().enumerate() {
-            if let Some(m) = validate::id_problem(&e.user_id, cfg.max_id_len) {
+            if let Some(m) = validate::id_problem(&e.user_id) {
                 errors.push(i, "user_id", m);
             }
-            if let Some(m) = validate::id_problem(&e.item_id, cfg.max_id_len) {
+            if let Some(m) = validate::id_problem(&e.item_id) {
                 errors.push(i, "item_id", m);
             }
             let weight = validate::weight(e.weight).unwrap_or_else(|m| {
@@ -375,13 +484,21 @@ impl Encore {
 
     // ------------------------------------------------------------ readiness
 
-    /// Ready when the store answers and every catalog's active model is loaded.
+    /// Ready when the start-up load has finished, the store answers and every catalog's active
+    /// model is loaded.
     pub fn readiness(&self) -> dto::Readiness {
+        if !self.inner.startup.is_done() {
+            return dto::Readiness {
+                ready: false,
+                loading: Some(self.inner.startup.describe()),
+                catalogs: Vec::new(),
+            };
+        }
         let catalogs = match self.inner.store.list_catalogs() {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "store not ready");
-                return dto::Readiness { ready: false, catalogs: Vec::new() };
+                return dto::Readiness { ready: false, loading: None, catalogs: Vec::new() };
             }
         };
         let mut ready = true;
@@ -408,7 +525,7 @@ impl Encore {
                 candidates_precomputed: loaded.as_ref().map(|l| l.precomputed_fraction()),
             });
         }
-        dto::Readiness { ready, catalogs: out }
+        dto::Readiness { ready, loading: None, catalogs: out }
     }
 
     /// The loaded model version of each catalog and the seconds its load took (for metrics).
@@ -425,10 +542,31 @@ impl Encore {
     }
 }
 
+impl DefaultCatalog {
+    /// Forgets the cached answer; called after a catalog is created or deleted.
+    fn invalidate(&self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 impl Inner {
     /// The in-memory state of `name`, building it from the store on first use. `NotFound` when
     /// the catalog does not exist.
     pub fn catalog_state(self: &Arc<Self>, name: &str) -> Result<Arc<CatalogState>> {
+        if let Some(s) = self.catalogs.read().unwrap_or_else(|p| p.into_inner()).get(name) {
+            return Ok(s.clone());
+        }
+        if !self.startup.is_done() {
+            // The start-up load will build it; building it here too would double the work.
+            self.store.get_catalog(name).map_err(not_found_as("catalog", name))?;
+            return Err(Error::NotReady(self.startup.describe()));
+        }
+        self.build_catalog_state(name)
+    }
+
+    /// Builds the in-memory state of `name` from the store (items, events, takedowns) and loads
+    /// its active model, unless another thread built it first.
+    fn build_catalog_state(self: &Arc<Self>, name: &str) -> Result<Arc<CatalogState>> {
         if let Some(s) = self.catalogs.read().unwrap_or_else(|p| p.into_inner()).get(name) {
             return Ok(s.clone());
         }
@@ -448,6 +586,9 @@ impl Inner {
         self.store.for_each_training_event(name, None, &mut |e| {
             data.apply_event(e.seq, e.user_id, e.item_id, e.weight)
         })?;
+        for item_id in self.store.taken_down_items(name)? {
+            data.take_down(&item_id);
+        }
         tracing::info!(
             catalog = name,
             users = data.users.len(),
@@ -569,37 +710,3 @@ fn new_item(item: &dto::Item) -> NewItem {
     }
 }
 
-/// Checks one item of a batch against the store's limits, reporting every bad field.
-fn check_item(i: usize, item: &dto::Item, max_id_len: usize, errors: &mut RowErrors) {
-    use encore_store::limits as l;
-    if let Some(m) = validate::id_problem(&item.item_id, max_id_len) {
-        errors.push(i, "item_id", m);
-    }
-    if item.title.len() > l::MAX_TITLE {
-        errors.push(i, "title", format!("must be at most {} bytes", l::MAX_TITLE));
-    }
-    if item.kind.len() > l::MAX_KIND || item.kind.chars().any(char::is_control) {
-        errors.push(
-            i,
-            "kind",
-            format!("must be at most {} bytes without control characters", l::MAX_KIND),
-        );
-    }
-    if item.tags.len() > l::MAX_TAGS {
-        errors.push(i, "tags", format!("must have at most {} tags", l::MAX_TAGS));
-    }
-    for (t, tag) in item.tags.iter().enumerate() {
-        if tag.is_empty() || tag.len() > l::MAX_TAG || tag.chars().any(char::is_control) {
-            errors.push(
-                i,
-                &format!("tags[{t}]"),
-                format!("must be 1-{} bytes without control characters", l::MAX_TAG),
-            );
-        }
-    }
-    if let Some(date) = &item.released
-        && l::check_release_date(date).is_err()
-    {
-        errors.push(i, "released", "must be a date YYYY-MM-DD");
-    }
-}

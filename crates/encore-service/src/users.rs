@@ -23,7 +23,7 @@ impl Encore {
     /// Everything stored about a user, in the order it was stored.
     pub fn user_data(&self, catalog: &str, user_id: &str) -> Result<dto::UserData> {
         self.inner.catalog_state(catalog)?;
-        validate::id("user_id", user_id, self.inner.config.max_id_len)?;
+        validate::id("user_id", user_id)?;
         let events = self
             .inner
             .store
@@ -45,7 +45,7 @@ impl Encore {
     /// Erases a user (see the module docs).
     pub fn erase_user(&self, catalog: &str, user_id: &str) -> Result<dto::EraseReceipt> {
         let state = self.inner.catalog_state(catalog)?;
-        validate::id("user_id", user_id, self.inner.config.max_id_len)?;
+        validate::id("user_id", user_id)?;
         // Held throughout, so that no job registers a model and no activation loads one between
         // the rewrite of the files and the swap of the loaded model.
         let _files = state.model_files.lock().unwrap_or_else(|p| p.into_inner());

@@ -1,40 +1,34 @@
-//! Field checks with messages aimed at API users. The store checks the same rules again as a last
-//! line of defence; checking here first lets a batch report *every* bad row with its field.
+//! Field checks with messages aimed at API users, against the limits of [`crate::limits`]. The
+//! store checks the same rules again as a last line of defence; checking here first lets a batch
+//! report *every* bad row with its field.
 
 use crate::error::{Error, Result, RowError};
+use crate::limits::{DEFAULT_N, MAX_FILTER_ENTRIES, MAX_FILTER_VALUE, MAX_ID, MAX_N, MAX_WEIGHT};
 
-/// Longest catalog name.
-pub const MAX_CATALOG_NAME: usize = 64;
-
-/// Checks a catalog name: 1–64 of `a-z`, `0-9`, `_`, `-`, starting with a letter or digit.
-pub fn catalog_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= MAX_CATALOG_NAME
-        && name.as_bytes()[0].is_ascii_alphanumeric()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            "name",
-            format!(
-                "catalog name `{}` must be 1-{MAX_CATALOG_NAME} characters from a-z, 0-9, '_' \
-                 and '-', starting with a letter or digit",
-                name.escape_debug()
-            ),
-        ))
+/// Checks a catalog name with the store's rule ([`encore_store::limits::check_catalog_name`]):
+/// 1–64 of `a-z`, `0-9`, `_`, `-`, starting with a letter or digit. `field` names it in the error
+/// (`name` in a request body, `catalog` for a key's scope or a command-line option).
+pub fn catalog_name(field: &str, name: &str) -> Result<()> {
+    match encore_store::limits::catalog_name_problem(name) {
+        Some(message) => Err(Error::invalid(field, message)),
+        None => Ok(()),
     }
 }
 
-/// The problem with a user or item id, if any.
-pub fn id_problem(id: &str, max_len: usize) -> Option<String> {
-    if id.is_empty() {
-        Some("must not be empty".into())
-    } else if id.len() > max_len {
-        Some(format!("is {} bytes long; the limit is {max_len}", id.len()))
-    } else if id.chars().any(char::is_control) {
+/// The problem with a user or item id, if any: 1–[`MAX_ID`] characters, no control characters.
+pub fn id_problem(id: &str) -> Option<String> {
+    text_problem(id, MAX_ID)
+}
+
+/// The problem with a non-empty text of at most `max_len` characters without control characters.
+fn text_problem(text: &str, max_len: usize) -> Option<String> {
+    if text.is_empty() {
+        return Some("must not be empty".into());
+    }
+    let len = text.chars().count();
+    if len > max_len {
+        Some(format!("is {len} characters long; the limit is {max_len}"))
+    } else if text.chars().any(char::is_control) {
         Some("must not contain control characters".into())
     } else {
         None
@@ -42,8 +36,8 @@ pub fn id_problem(id: &str, max_len: usize) -> Option<String> {
 }
 
 /// Checks one id field.
-pub fn id(field: &str, id: &str, max_len: usize) -> Result<()> {
-    match id_problem(id, max_len) {
+pub fn id(field: &str, id: &str) -> Result<()> {
+    match id_problem(id) {
         Some(m) => Err(Error::invalid(field, m)),
         None => Ok(()),
     }
@@ -55,7 +49,7 @@ pub fn weight(w: Option<f64>) -> Result<f32, String> {
     if !w.is_finite() || w < 0.0 {
         return Err(format!("must be a finite number >= 0, got {w}"));
     }
-    if w > f32::MAX as f64 {
+    if w > MAX_WEIGHT {
         return Err(format!("is too large ({w})"));
     }
     Ok(w as f32)
@@ -82,27 +76,67 @@ impl RowErrors {
     }
 }
 
-/// Checks `n` (default 10, 1..=max).
-pub fn n(n: Option<usize>, max: usize) -> Result<usize> {
-    let n = n.unwrap_or(10);
-    if n == 0 || n > max {
-        return Err(Error::invalid("n", format!("must be between 1 and {max}, got {n}")));
+/// Checks `n` (default [`DEFAULT_N`], 1..=[`MAX_N`]).
+pub fn n(n: Option<usize>) -> Result<usize> {
+    let n = n.unwrap_or(DEFAULT_N);
+    if n == 0 || n > MAX_N {
+        return Err(Error::invalid("n", format!("must be between 1 and {MAX_N}, got {n}")));
     }
     Ok(n)
 }
 
-/// Checks a list of strings of a filter: at most 1000 entries, each 1–256 bytes.
+/// Checks a list of strings of a filter: at most [`MAX_FILTER_ENTRIES`] entries, each
+/// 1–[`MAX_FILTER_VALUE`] characters without control characters.
 pub fn string_list(field: &str, list: &Option<Vec<String>>) -> Result<()> {
     let Some(list) = list else { return Ok(()) };
-    if list.len() > 1000 {
-        return Err(Error::invalid(field, "must have at most 1000 entries"));
+    if list.len() > MAX_FILTER_ENTRIES {
+        return Err(Error::invalid(
+            field,
+            format!("must have at most {MAX_FILTER_ENTRIES} entries, got {}", list.len()),
+        ));
     }
     for (i, s) in list.iter().enumerate() {
-        if let Some(m) = id_problem(s, 256) {
+        if let Some(m) = text_problem(s, MAX_FILTER_VALUE) {
             return Err(Error::invalid(format!("{field}[{i}]"), m));
         }
     }
     Ok(())
+}
+
+/// Checks item `i` of a batch against the store's limits, reporting every bad field.
+pub fn item_row(i: usize, item: &crate::dto::Item, errors: &mut RowErrors) {
+    use crate::limits as l;
+    let chars = |text: &str| text.chars().count();
+    if let Some(m) = id_problem(&item.item_id) {
+        errors.push(i, "item_id", m);
+    }
+    if chars(&item.title) > l::MAX_TITLE {
+        errors.push(i, "title", format!("must be at most {} characters", l::MAX_TITLE));
+    }
+    if chars(&item.kind) > l::MAX_KIND || item.kind.chars().any(char::is_control) {
+        errors.push(
+            i,
+            "kind",
+            format!("must be at most {} characters without control characters", l::MAX_KIND),
+        );
+    }
+    if item.tags.len() > l::MAX_TAGS {
+        errors.push(i, "tags", format!("must have at most {} tags", l::MAX_TAGS));
+    }
+    for (t, tag) in item.tags.iter().enumerate() {
+        if tag.is_empty() || chars(tag) > l::MAX_TAG || tag.chars().any(char::is_control) {
+            errors.push(
+                i,
+                &format!("tags[{t}]"),
+                format!("must be 1-{} characters without control characters", l::MAX_TAG),
+            );
+        }
+    }
+    if let Some(date) = &item.released
+        && encore_store::limits::check_release_date(date).is_err()
+    {
+        errors.push(i, "released", "must be a date YYYY-MM-DD");
+    }
 }
 
 #[cfg(test)]
@@ -112,28 +146,38 @@ mod tests {
     #[test]
     fn catalog_names() {
         for ok in ["music", "films-2", "a", "x_y", "0"] {
-            assert!(catalog_name(ok).is_ok(), "{ok}");
+            assert!(catalog_name("name", ok).is_ok(), "{ok}");
         }
-        for bad in ["", "-x", "Music", "with space", "a.b", "ümlaut", &"a".repeat(65)] {
-            assert!(catalog_name(bad).is_err(), "{bad}");
+        for bad in ["", "-x", "Music", "Music.v2", "with space", "a.b", "ümlaut", &"a".repeat(65)] {
+            match catalog_name("catalog", bad) {
+                Err(Error::Invalid { field, .. }) => assert_eq!(field, "catalog"),
+                other => panic!("{bad}: {other:?}"),
+            }
         }
     }
 
     #[test]
     fn ids_weights_and_n() {
-        assert!(id_problem("u1", 8).is_none());
-        assert!(id_problem("", 8).is_some());
-        assert!(id_problem("123456789", 8).is_some());
-        assert!(id_problem("a\nb", 8).is_some());
+        assert!(id_problem("u1").is_none());
+        assert!(id_problem("").is_some());
+        assert!(id_problem(&"x".repeat(MAX_ID)).is_none());
+        assert!(id_problem(&"x".repeat(MAX_ID + 1)).is_some());
+        assert!(id_problem(&"é".repeat(MAX_ID)).is_none(), "characters, not bytes");
+        assert!(id_problem("a\nb").is_some());
         assert_eq!(weight(None), Ok(1.0));
         assert_eq!(weight(Some(2.5)), Ok(2.5));
         assert!(weight(Some(-1.0)).is_err());
         assert!(weight(Some(f64::NAN)).is_err());
         assert!(weight(Some(1e300)).is_err());
-        assert_eq!(n(None, 1000).unwrap(), 10);
-        assert!(n(Some(0), 1000).is_err());
-        assert!(n(Some(1001), 1000).is_err());
-        assert_eq!(n(Some(1000), 1000).unwrap(), 1000);
+        assert_eq!(n(None).unwrap(), DEFAULT_N);
+        assert!(n(Some(0)).is_err());
+        assert!(n(Some(MAX_N + 1)).is_err());
+        assert_eq!(n(Some(MAX_N)).unwrap(), MAX_N);
+        let long = Some(vec!["x".repeat(MAX_FILTER_VALUE + 1)]);
+        assert!(string_list("filter.kinds", &long).is_err());
+        let many = Some(vec!["x".to_string(); MAX_FILTER_ENTRIES + 1]);
+        assert!(string_list("filter.kinds", &many).is_err());
+        assert!(string_list("filter.kinds", &Some(vec!["rock".into()])).is_ok());
     }
 
     #[test]

@@ -5,44 +5,68 @@
 //!
 //! | what | rule |
 //! |---|---|
-//! | catalog name | 1–64 bytes of ASCII letters, digits, `-`, `_`, `.`; starts with a letter or digit |
-//! | user / item id | 1–256 bytes of UTF-8, no control characters |
+//! | catalog name | 1–64 of `a-z`, `0-9`, `_`, `-`; starts with a letter or digit ([`CATALOG_NAME_PATTERN`]) |
+//! | user / item id | 1–256 characters, no control characters |
 //! | event weight | finite and ≥ 0 |
-//! | item title | ≤ 1024 bytes |
-//! | item kind | ≤ 64 bytes, no control characters |
-//! | tags | ≤ 64 per item, each 1–128 bytes, no control characters |
-//! | release date | `YYYY-MM-DD` |
+//! | item title | ≤ 1024 characters |
+//! | item kind | ≤ 64 characters, no control characters |
+//! | tags | ≤ 64 per item, each 1–128 characters, no control characters |
+//! | release date | `YYYY-MM-DD` with a month 01–12 and a day 01–31 ([`RELEASE_DATE_PATTERN`]) |
+//!
+//! Lengths are counted in characters (Unicode scalar values), as JSON Schema's `maxLength` counts
+//! them, so the OpenAPI document can state these rules exactly. A control character is one of
+//! Unicode category Cc (U+0000–U+001F, U+007F–U+009F), which is what [`char::is_control`] tests
+//! and what [`NO_CONTROL_PATTERN`] excludes.
 
 use crate::error::{Error, Result};
 
-/// Longest catalog name, bytes.
+/// Longest catalog name, characters (all ASCII).
 pub const MAX_CATALOG_NAME: usize = 64;
-/// Longest user or item id, bytes.
+/// The catalog-name rule as a regular expression (for the OpenAPI document).
+pub const CATALOG_NAME_PATTERN: &str = "^[a-z0-9][a-z0-9_-]{0,63}$";
+/// Longest user or item id, characters.
 pub const MAX_ID: usize = 256;
-/// Longest item title, bytes.
+/// Longest item title, characters.
 pub const MAX_TITLE: usize = 1024;
-/// Longest item kind, bytes.
+/// Longest item kind, characters.
 pub const MAX_KIND: usize = 64;
 /// Most tags per item.
 pub const MAX_TAGS: usize = 64;
-/// Longest tag, bytes.
+/// Longest tag, characters.
 pub const MAX_TAG: usize = 128;
+/// Any text without control characters, as a regular expression (for the OpenAPI document).
+pub const NO_CONTROL_PATTERN: &str = "^[^\\x00-\\x1f\\x7f-\\x9f]*$";
+/// The release-date rule as a regular expression (for the OpenAPI document).
+pub const RELEASE_DATE_PATTERN: &str = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
 
-/// Checks a catalog name.
-pub fn check_catalog_name(name: &str) -> Result<()> {
+/// What is wrong with a catalog name, if anything (the message names the rule).
+pub fn catalog_name_problem(name: &str) -> Option<String> {
     let ok = !name.is_empty()
         && name.len() <= MAX_CATALOG_NAME
         && name.as_bytes()[0].is_ascii_alphanumeric()
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Invalid(format!(
-            "catalog name `{}` must be 1-{MAX_CATALOG_NAME} ASCII letters, digits, '-', '_' or \
-             '.', starting with a letter or digit",
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_'));
+    (!ok).then(|| {
+        format!(
+            "catalog name `{}` must be 1-{MAX_CATALOG_NAME} characters from a-z, 0-9, '_' and \
+             '-', starting with a letter or digit",
             name.escape_debug()
-        )))
+        )
+    })
+}
+
+/// Checks a catalog name.
+pub fn check_catalog_name(name: &str) -> Result<()> {
+    match catalog_name_problem(name) {
+        Some(message) => Err(Error::Invalid(message)),
+        None => Ok(()),
     }
+}
+
+/// Length in characters, as JSON Schema counts it.
+fn chars(text: &str) -> usize {
+    text.chars().count()
 }
 
 /// Checks a user or item id; `what` names it in the message (`user_id`, `item_id`).
@@ -50,8 +74,11 @@ pub fn check_id(what: &str, id: &str) -> Result<()> {
     if id.is_empty() {
         return Err(Error::Invalid(format!("{what} is empty")));
     }
-    if id.len() > MAX_ID {
-        return Err(Error::Invalid(format!("{what} is {} bytes long (max {MAX_ID})", id.len())));
+    if chars(id) > MAX_ID {
+        return Err(Error::Invalid(format!(
+            "{what} is {} characters long (max {MAX_ID})",
+            chars(id)
+        )));
     }
     if id.chars().any(char::is_control) {
         return Err(Error::Invalid(format!(
@@ -95,21 +122,23 @@ pub fn check_release_date(date: &str) -> Result<()> {
 pub fn check_item(item: &crate::types::NewItem) -> Result<()> {
     check_id("item_id", &item.item_id)?;
     let id = &item.item_id;
-    if item.title.len() > MAX_TITLE {
-        return Err(Error::Invalid(format!("item `{id}`: title is longer than {MAX_TITLE} bytes")));
-    }
-    if item.kind.len() > MAX_KIND || item.kind.chars().any(char::is_control) {
+    if chars(&item.title) > MAX_TITLE {
         return Err(Error::Invalid(format!(
-            "item `{id}`: kind must be at most {MAX_KIND} bytes without control characters"
+            "item `{id}`: title is longer than {MAX_TITLE} characters"
+        )));
+    }
+    if chars(&item.kind) > MAX_KIND || item.kind.chars().any(char::is_control) {
+        return Err(Error::Invalid(format!(
+            "item `{id}`: kind must be at most {MAX_KIND} characters without control characters"
         )));
     }
     if item.tags.len() > MAX_TAGS {
         return Err(Error::Invalid(format!("item `{id}`: more than {MAX_TAGS} tags")));
     }
     for tag in &item.tags {
-        if tag.is_empty() || tag.len() > MAX_TAG || tag.chars().any(char::is_control) {
+        if tag.is_empty() || chars(tag) > MAX_TAG || tag.chars().any(char::is_control) {
             return Err(Error::Invalid(format!(
-                "item `{id}`: tag `{}` must be 1-{MAX_TAG} bytes without control characters",
+                "item `{id}`: tag `{}` must be 1-{MAX_TAG} characters without control characters",
                 tag.escape_debug()
             )));
         }
@@ -126,10 +155,11 @@ mod tests {
 
     #[test]
     fn catalog_names() {
-        for ok in ["music", "films-2", "a", "x.y_z"] {
+        for ok in ["music", "films-2", "a", "x_y-z", "0", &"a".repeat(64)] {
             assert!(check_catalog_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "-x", "with space", "ümlaut", &"a".repeat(65)] {
+        for bad in ["", "-x", "_x", "Music", "Music.v2", "x.y", "with space", "ümlaut", &"a".repeat(65)]
+        {
             assert!(check_catalog_name(bad).is_err(), "{bad}");
         }
     }
@@ -141,6 +171,9 @@ mod tests {
         assert!(check_id("user_id", "a\tb").is_err());
         assert!(check_id("user_id", &"x".repeat(MAX_ID)).is_ok());
         assert!(check_id("user_id", &"x".repeat(MAX_ID + 1)).is_err());
+        // Characters, not bytes: 256 three-byte characters are a valid id.
+        assert!(check_id("user_id", &"€".repeat(MAX_ID)).is_ok());
+        assert!(check_id("user_id", "a\u{85}b").is_err());
         assert!(check_weight(0.0).is_ok());
         assert!(check_weight(-1.0).is_err());
         assert!(check_weight(f32::NAN).is_err());

@@ -11,7 +11,7 @@ use anyhow::Context;
 use encore_core::data::{Format, ReadOptions};
 use encore_store::{SqliteStore, Store};
 
-use crate::input::{FORMAT_HELP, parse_format};
+use crate::input::{FORMAT_HELP, parse_catalog, parse_format};
 use crate::progress::Ui;
 
 /// Options of `encore import`.
@@ -22,8 +22,9 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub data_dir: PathBuf,
 
-    /// The catalog to import into (created if absent).
-    #[arg(long, value_name = "NAME")]
+    /// The catalog to import into (created if absent): 1-64 of a-z, 0-9, '_', '-', starting
+    /// with a letter or digit.
+    #[arg(long, value_name = "NAME", value_parser = parse_catalog)]
     pub catalog: String,
 
     #[arg(long, value_name = "FORMAT", default_value = "auto", value_parser = parse_format,

@@ -19,8 +19,9 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub data_dir: PathBuf,
 
-    /// The catalog to load the items into (created if absent).
-    #[arg(long, value_name = "NAME")]
+    /// The catalog to load the items into (created if absent): 1-64 of a-z, 0-9, '_', '-',
+    /// starting with a letter or digit.
+    #[arg(long, value_name = "NAME", value_parser = crate::input::parse_catalog)]
     pub catalog: String,
 
     /// File format: auto (detect), lastfm-artists, ml-100k-items, ml-movies or csv

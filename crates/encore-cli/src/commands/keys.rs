@@ -38,7 +38,7 @@ struct CreateArgs {
     #[arg(long, value_name = "ROLE", value_parser = parse_role)]
     role: Role,
     /// Limit the key to one catalog (default: all catalogs).
-    #[arg(long, value_name = "CATALOG")]
+    #[arg(long, value_name = "CATALOG", value_parser = crate::input::parse_catalog)]
     catalog: Option<String>,
     /// A name to recognise the key by in listings and the audit log.
     #[arg(long, value_name = "NAME", default_value = "cli")]

@@ -113,6 +113,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     check_transport(&args)?;
     let state = open(&args)?;
     bootstrap_admin_key(&state)?;
+    // The catalogs load in the background: liveness answers at once whatever their size, and
+    // readiness (and catalog requests) answer 503 `not_ready` until the load is done.
+    let service = Arc::clone(state.service());
+    std::thread::Builder::new()
+        .name("encore-load".into())
+        .spawn(move || {
+            if let Err(error) = service.load_catalogs() {
+                tracing::error!(%error, "cannot load the catalogs");
+            }
+        })
+        .context("cannot start the catalog loader")?;
     if state.config().tls.is_none() {
         tracing::info!(
             listen = %args.listen,
@@ -127,7 +138,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 fn open(args: &Args) -> anyhow::Result<AppState> {
     let mut service_config = ServiceConfig::new(&args.data_dir);
     service_config.training_threads = usize::from(args.training_threads);
-    let service = Encore::open(service_config)
+    let service = Encore::open_unloaded(service_config)
         .with_context(|| format!("cannot open the data directory {}", args.data_dir.display()))?;
     let config = ServerConfig {
         listen: args.listen,

@@ -2,6 +2,7 @@
 //! as a user would. One test binary with modules (each extra binary re-links everything).
 
 mod auth_matrix;
+mod catalog_contract;
 mod common;
 mod edge;
 mod errors;
@@ -12,4 +13,5 @@ mod reliability_bad_input;
 mod reliability_common;
 mod reliability_crash;
 mod reliability_load;
+mod server_harness;
 mod server_process;

@@ -118,6 +118,17 @@ impl Node {
         if node.key.is_none() {
             node.key = find_secret(&node.log());
         }
+        // The catalogs load in the background after the listener is up; wait for that load
+        // (a 503 for another reason, such as a model that cannot be loaded, is left to the test).
+        loop {
+            let r = node.get("/readyz");
+            let starting = r.body["detail"].as_str().is_some_and(|d| d.contains("starting"));
+            if r.status == 200 || !starting {
+                break;
+            }
+            assert!(Instant::now() < deadline, "catalogs did not load: {}", node.log());
+            std::thread::sleep(Duration::from_millis(25));
+        }
         node
     }
 

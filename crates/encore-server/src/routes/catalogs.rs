@@ -2,22 +2,20 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::{Extension, Json};
+use axum::Json;
 use encore_service::dto::{CatalogInfo, CatalogList, CreateCatalog};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath};
-use crate::routes::recommend::DefaultCatalog;
 use crate::state::AppState;
 
-/// The catalog routes; creating or deleting a catalog invalidates `default_catalog`.
-pub fn router(default_catalog: DefaultCatalog) -> OpenApiRouter<AppState> {
+/// The catalog routes.
+pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .routes(routes!(list_catalogs, create_catalog))
         .routes(routes!(get_catalog, delete_catalog))
-        .layer(Extension(default_catalog))
 }
 
 /// Lists every catalog with its counts and active model.
@@ -35,11 +33,9 @@ async fn list_catalogs(State(state): State<AppState>) -> ApiResult<Json<CatalogL
     ))]
 async fn create_catalog(
     State(state): State<AppState>,
-    Extension(default_catalog): Extension<DefaultCatalog>,
     ApiJson(request): ApiJson<CreateCatalog>,
 ) -> ApiResult<(StatusCode, Json<CatalogInfo>)> {
     let info = state.run(move |service| service.create_catalog(&request)).await?;
-    default_catalog.invalidate();
     Ok((StatusCode::CREATED, Json(info)))
 }
 
@@ -67,13 +63,9 @@ async fn get_catalog(
     ))]
 async fn delete_catalog(
     State(state): State<AppState>,
-    Extension(default_catalog): Extension<DefaultCatalog>,
     ApiPath(catalog): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    let result = state.run(move |service| service.delete_catalog(&catalog)).await;
-    // Invalidate even on failure: a delete that failed half-way may still have changed the set.
-    default_catalog.invalidate();
-    result?;
+    state.run(move |service| service.delete_catalog(&catalog)).await?;
     // The store revoked the keys scoped to the catalog; make that effective on the next request.
     let access = std::sync::Arc::clone(state.access());
     state.run(move |_| access.reload()).await?;

@@ -17,10 +17,9 @@ use crate::state::AppState;
 /// The product API: `/recommend` and everything under `/v1`. These routes sit behind the
 /// authentication slot ([`crate::middleware::authenticate`]).
 pub fn api() -> OpenApiRouter<AppState> {
-    let default_catalog = recommend::DefaultCatalog::default();
     OpenApiRouter::default()
-        .merge(recommend::router(default_catalog.clone()))
-        .merge(catalogs::router(default_catalog))
+        .merge(recommend::router())
+        .merge(catalogs::router())
         .merge(items::router())
         .merge(events::router())
         .merge(users::router())

@@ -54,7 +54,9 @@ async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Readiness>> {
         .filter(|c| c.active_model.is_some() && c.active_model != c.loaded_model)
         .map(|c| c.catalog.as_str())
         .collect();
-    let detail = if waiting.is_empty() {
+    let detail = if let Some(loading) = &readiness.loading {
+        format!("the service is starting: {loading}")
+    } else if waiting.is_empty() {
         "the store is not open yet".to_string()
     } else {
         format!("active models still loading for catalogs: {}", waiting.join(", "))

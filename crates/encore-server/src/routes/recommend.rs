@@ -6,69 +6,24 @@
 //! ids and scores. Everything else about a request (logging, metrics) is kept allocation-light in
 //! [`crate::middleware`] and [`crate::metrics`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
-
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::{Extension, Json};
-use encore_service::Encore;
+use encore_service::access::{Role, authorize};
 use encore_service::dto::{RecommendRequest, RecommendResponse, Source};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath};
+use crate::middleware::Principal;
 use crate::state::AppState;
 
-/// The recommendation routes; `default_catalog` is shared with the catalog routes, which
-/// invalidate it.
-pub fn router(default_catalog: DefaultCatalog) -> OpenApiRouter<AppState> {
-    OpenApiRouter::default()
-        .routes(routes!(recommend_simple))
-        .routes(routes!(recommend))
-        .layer(Extension(default_catalog))
-}
-
-/// Which catalog `POST /recommend` uses when the body names none: the only one, remembered.
-///
-/// Asking the service means listing the catalogs in the store — an SQLite read on every request
-/// of the hot path. The answer only changes when a catalog is created or deleted, and those go
-/// through the catalog routes, which call [`DefaultCatalog::invalidate`] after the change is
-/// committed. An answer is cached with the generation read *before* asking the store, so an
-/// answer computed across a concurrent create or delete is never served after it.
-#[derive(Debug, Clone, Default)]
-pub struct DefaultCatalog {
-    inner: Arc<DefaultCatalogInner>,
-}
-
-#[derive(Debug, Default)]
-struct DefaultCatalogInner {
-    generation: AtomicU64,
-    cached: RwLock<Option<(u64, String)>>,
-}
-
-impl DefaultCatalog {
-    /// Forgets the cached answer; call after creating or deleting a catalog.
-    pub fn invalidate(&self) {
-        self.inner.generation.fetch_add(1, Ordering::SeqCst);
-    }
-
-    /// The default catalog, from the cache or the service.
-    fn get(&self, service: &Encore) -> Result<String, encore_service::Error> {
-        let generation = self.inner.generation.load(Ordering::SeqCst);
-        if let Some((cached_generation, name)) =
-            &*self.inner.cached.read().unwrap_or_else(|p| p.into_inner())
-            && *cached_generation == generation
-        {
-            return Ok(name.clone());
-        }
-        let name = service.default_catalog()?;
-        *self.inner.cached.write().unwrap_or_else(|p| p.into_inner()) =
-            Some((generation, name.clone()));
-        Ok(name)
-    }
+/// The recommendation routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(recommend_simple)).routes(routes!(recommend))
 }
 
 /// `POST /recommend` body: the simple contract.
@@ -104,8 +59,8 @@ pub struct SimpleRecommendResponse {
     pub user_id: String,
     /// The catalog that answered.
     pub catalog: String,
-    /// Version of the model that scored.
-    pub model_version: String,
+    /// Version of the model that scored; `null` when the catalog has no active model yet.
+    pub model_version: Option<String>,
     /// `model`, `history` (scored from the user's stored events, including ones newer than the
     /// model) or `popular` (a user without history).
     pub source: Source,
@@ -124,32 +79,48 @@ pub struct SimpleRecommendResponse {
     ))]
 async fn recommend_simple(
     State(state): State<AppState>,
-    Extension(default_catalog): Extension<DefaultCatalog>,
+    Extension(principal): Extension<Principal>,
     ApiJson(request): ApiJson<SimpleRecommendRequest>,
 ) -> ApiResult<Json<SimpleRecommendResponse>> {
+    // The catalog is picked once, here: the body's, else the key's scope, else the server's
+    // only catalog. A scoped key is refused before anything is looked up, so the answer does
+    // not reveal whether another catalog exists.
+    let caller = match &principal {
+        Principal::Key(caller) => Some(std::sync::Arc::clone(caller)),
+        Principal::Anonymous => None,
+    };
+    let named = request.catalog.or_else(|| caller.as_ref().and_then(|c| c.catalog.clone()));
+    if let (Some(caller), Some(catalog)) = (&caller, &named) {
+        authorize(caller, Role::Reader, Some(catalog))
+            .map_err(|denied| {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden", denied.to_string())
+            })?;
+    }
+    let user_id = request.user_id;
     let response = state
         .run(move |service| {
-            let catalog = match request.catalog {
+            let catalog = match named {
                 Some(catalog) => catalog,
-                None => default_catalog.get(service)?,
+                None => service.default_catalog()?,
             };
             let full = RecommendRequest {
-                user_id: Some(request.user_id),
+                user_id: Some(user_id.clone()),
                 n: request.n,
                 ..RecommendRequest::default()
             };
-            service.recommend(&catalog, &full)
+            service.recommend_ids(&catalog, &full).map(|ids| (user_id, ids))
         })
         .await?;
+    let (user_id, ids) = response;
     Ok(Json(SimpleRecommendResponse {
-        user_id: response.user_id.unwrap_or_default(),
-        catalog: response.catalog,
-        model_version: response.model_version,
-        source: response.source,
-        recommendations: response
-            .recommendations
+        user_id,
+        catalog: ids.catalog,
+        model_version: ids.model_version,
+        source: ids.source,
+        recommendations: ids
+            .items
             .into_iter()
-            .map(|r| ScoredItem { item_id: r.item_id, score: r.score })
+            .map(|(item_id, score)| ScoredItem { item_id, score })
             .collect(),
     }))
 }

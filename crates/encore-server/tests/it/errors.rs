@@ -136,11 +136,18 @@ async fn training_an_empty_catalog_fails_the_job_with_a_reason() {
 }
 
 #[tokio::test]
-async fn no_active_model_is_503() {
+async fn without_an_active_model_recommend_is_popular_and_similar_is_409() {
     let app = TestApp::new();
     app.seed("music").await;
-    app.post("/recommend", json!({"user_id": "r1"})).await.assert_problem(503, "no_active_model");
-    app.get("/v1/catalogs/music/items/rock-1/similar").await.assert_problem(503, "no_active_model");
+    let reply = app.post("/recommend", json!({"user_id": "r1"})).await;
+    let body = reply.ok(200);
+    assert_eq!(body["source"], "popular", "{body}");
+    assert_eq!(body["model_version"], json!(null), "{body}");
+    assert!(!body["recommendations"].as_array().unwrap().is_empty(), "{body}");
+    let reply = app.post("/v1/catalogs/music/recommend", json!({"user_id": "r1"})).await;
+    let full = reply.ok(200);
+    assert_eq!(full["source"], "popular", "{full}");
+    app.get("/v1/catalogs/music/items/rock-1/similar").await.assert_problem(409, "no_active_model");
 }
 
 #[tokio::test]

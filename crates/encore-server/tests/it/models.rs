@@ -69,8 +69,10 @@ async fn job_reports_progress_and_metrics_with_holdout() {
     assert_eq!(body["progress"], 1.0, "{body}");
     assert!(body["metrics"].as_object().is_some_and(|m| !m.is_empty()), "{body}");
     assert_eq!(body["activated"], false, "{body}");
-    // `never`: still no active model.
-    app.post("/recommend", json!({"user_id": "r1"})).await.assert_problem(503, "no_active_model");
+    // `never`: still no active model, so the popular items answer.
+    let reply = app.post("/recommend", json!({"user_id": "r1"})).await;
+    let body = reply.ok(200);
+    assert_eq!((body["source"].as_str(), &body["model_version"]), (Some("popular"), &json!(null)));
     // A finished job cannot be cancelled.
     app.delete(&format!("/v1/jobs/{id}")).await.assert_problem(409, "conflict");
 }

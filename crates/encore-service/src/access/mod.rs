@@ -273,20 +273,22 @@ impl Access {
     /// Creates a key and returns it with its secret (shown once). The caller records the act in
     /// the audit log.
     pub fn create_key(&self, request: &CreateKey) -> Result<CreatedKey> {
+        // The length counts what was sent; the name is stored without surrounding white space.
         let name = request.name.trim();
-        if name.is_empty() || name.len() > MAX_KEY_NAME || name.chars().any(char::is_control) {
+        if name.is_empty()
+            || request.name.chars().count() > MAX_KEY_NAME
+            || name.chars().any(char::is_control)
+        {
             return Err(Error::invalid(
                 "name",
-                format!("must be 1-{MAX_KEY_NAME} characters without control characters"),
+                format!(
+                    "must be 1-{MAX_KEY_NAME} characters without control characters, not only \
+                     white space"
+                ),
             ));
         }
         if let Some(catalog) = &request.catalog {
-            validate::catalog_name(catalog).map_err(|_| {
-                Error::invalid(
-                    "catalog",
-                    format!("`{}` is not a valid catalog name", catalog.escape_debug()),
-                )
-            })?;
+            validate::catalog_name("catalog", catalog)?;
         }
         let secret = new_secret()?;
         let record = self.store.create_api_key(&NewApiKey {

@@ -97,13 +97,15 @@ fn items_upsert_get_put_delete() {
     let put = svc.put_item("music", "i5", &fields).unwrap();
     assert_eq!(svc.get_item("music", "i5").unwrap(), put);
     let e = svc
-        .put_item("music", "i5", &ItemFields { released: Some("x".into()), ..fields })
+        .put_item("music", "i5", &ItemFields { released: Some("x".into()), ..fields.clone() })
         .unwrap_err();
     assert!(matches!(&e, Error::Invalid { field, .. } if field == "released"), "{e:?}");
     svc.delete_item("music", "i5").unwrap();
-    // Its events stay, so the id remains as a bare item; a second delete finds no metadata.
-    assert_eq!(svc.get_item("music", "i5").unwrap().title, "");
+    // Taken down: gone for clients (its events stay as history); a second delete finds nothing.
+    assert_eq!(svc.get_item("music", "i5").unwrap_err().class(), ErrorClass::NotFound);
     assert_eq!(svc.delete_item("music", "i5").unwrap_err().class(), ErrorClass::NotFound);
+    // Storing it again brings it back.
+    assert_eq!(svc.put_item("music", "i5", &fields).unwrap(), svc.get_item("music", "i5").unwrap());
     assert_eq!(svc.get_item("music", "never").unwrap_err().class(), ErrorClass::NotFound);
 }
 
