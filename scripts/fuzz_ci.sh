@@ -5,10 +5,11 @@
 #   scripts/fuzz_ci.sh [SECONDS_PER_TARGET]        (default 15)
 #
 # Targets: the interaction-file readers (read_records), the item metadata readers
-# (read_item_files), the model-file loader (model_file_load)
-# and the HTTP request bodies with their validation (request_json). libFuzzer fails the run on a
-# panic, on one input running longer than 10 s (-timeout=10: a hang) and on more than 2 GiB of
-# resident memory (-rss_limit_mb=2048: unbounded allocation). Each run starts from the committed
+# (read_item_files), the model-file loader (model_file_load), the edge model loader of
+# encore-edge (edge_open_bytes) and the HTTP request bodies with their validation
+# (request_json). libFuzzer fails the run on a panic, on one input running longer than 10 s
+# (-timeout=10: a hang) and on more than 2 GiB of resident memory (-rss_limit_mb=2048: unbounded
+# allocation). Each run starts from the committed
 # seeds (fuzz/seeds/TARGET, when present) and a throw-away corpus, so CI results do not depend on
 # earlier runs. Builds without a sanitizer (`-s none`) on the stable toolchain; installs
 # cargo-fuzz when missing. A crash input is left in fuzz/artifacts/TARGET/: after the fix, commit
@@ -17,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
 seconds="${1:-15}"
-targets=(read_records read_item_files model_file_load request_json)
+targets=(read_records read_item_files model_file_load edge_open_bytes request_json)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
