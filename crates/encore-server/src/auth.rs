@@ -1,51 +1,49 @@
 //! API-key authentication, authorization, rate limiting and auditing of every protected request.
 //!
-//! [`authenticate`] runs after routing (so it knows the route template) for every `/v1` route and
-//! `POST /recommend`, in this order:
+//! Each protected route states its [`Policy`] where the route is built (see [`crate::routes`]:
+//! `guarded(routes!(erase_user), Policy::catalog(Admin).audited("user.erase"))`), and the
+//! policy's route layer ([`Policy::layer`]) runs after routing, in this order:
 //!
 //! 1. **401** `unauthenticated` unless `Authorization: Bearer <secret>` names a valid, unrevoked
 //!    key (one SHA-256 and one in-memory lookup, see [`encore_service::access`]);
 //! 2. **429** `rate_limited` with `Retry-After` when the key's token bucket is empty
 //!    ([`crate::ratelimit`]);
-//! 3. **403** `forbidden` when the key's role or catalog scope does not allow the route
-//!    ([`policy_for`]). The decision uses only the key and the request's path, *before*
-//!    anything is looked up, so neither 401 nor 403 reveals whether a catalog, user or item
-//!    exists. `POST /recommend` names its catalog in the body: the middleware checks the role
-//!    and the handler, which picks the catalog, checks the scope the same way;
+//! 3. **403** `forbidden` when the key's role or catalog scope does not allow the route. The
+//!    decision uses only the key and the request's path, *before* anything is looked up, so
+//!    neither 401 nor 403 reveals whether a catalog, user or item exists. `POST /recommend`
+//!    names its catalog in the body: the layer checks the role and the handler, which picks the
+//!    catalog, checks the scope the same way;
 //! 4. the handler, with the [`Principal`] in the request extensions;
 //! 5. for admin routes and user-data routes, an audit-log entry (key, action, target = the path,
 //!    outcome, status, request id) — refused attempts included — written before the response is
 //!    sent.
 //!
-//! `/healthz`, `/readyz`, `/openapi.json` and `/docs` are open; `/metrics` needs a key unless
-//! [`SecurityConfig::metrics_public`]. Secrets never reach logs: the trace layer records only the
-//! method, route and request id, and the `Authorization` header is marked sensitive.
+//! A route without a policy is open: `/healthz`, `/readyz`, `/openapi.json`, `/docs`, and
+//! `/metrics` with [`crate::config::SecurityConfig::metrics_public`]; a test sends every
+//! documented operation without a key to keep it that way. Secrets never reach logs: the trace
+//! layer records only the method, route and request id, and the `Authorization` header is
+//! marked sensitive.
 
-use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::Extension;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::Route;
 use encore_service::access::{Caller, Role, authorize};
+use tower::{Layer, Service};
 
 use crate::error::ApiError;
-use crate::middleware::Principal;
-use crate::ratelimit::Quota;
 use crate::state::AppState;
 
-/// Access-control settings of the server.
-#[derive(Debug, Clone, Default)]
-pub struct SecurityConfig {
-    /// Serve `/metrics` without a key (for a scraper on a trusted network).
-    pub metrics_public: bool,
-    /// Default per-key rate limit; `None` for no limit.
-    pub rate_limit: Option<Quota>,
-    /// Per-key overrides of [`SecurityConfig::rate_limit`], by key id.
-    pub key_rate_limits: HashMap<u64, Quota>,
-}
+/// Who is calling: the verified, unrevoked key that [`Policy::layer`] put in the request
+/// extensions of a protected route, already authorized for it, for handlers that need to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal(pub Arc<Caller>);
 
 /// Where the catalog a request acts on comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,46 +68,48 @@ pub struct Policy {
     pub audit: Option<&'static str>,
 }
 
-const fn policy(need: Role, catalog: CatalogFrom, audit: Option<&'static str>) -> Policy {
-    Policy { need, catalog, audit }
-}
+impl Policy {
+    /// Any key of at least `need`, for routes of the catalog in the `{catalog}` path segment.
+    pub const fn catalog(need: Role) -> Self {
+        Policy { need, catalog: CatalogFrom::Path, audit: None }
+    }
 
-/// The policy of every protected route, by method and route template; `None` for a route that is
-/// not listed (the middleware then requires an all-catalog admin: unknown means most protected).
-pub fn policy_for(method: &Method, route: &str) -> Option<Policy> {
-    use CatalogFrom::{Global, Handler, Path};
-    use Role::{Admin, Reader, Writer};
-    let m = method.as_str();
-    Some(match (m, route) {
-        ("POST", "/recommend") => policy(Reader, Handler, None),
-        ("GET", "/v1/catalogs") => policy(Reader, Global, None),
-        ("POST", "/v1/catalogs") => policy(Admin, Global, Some("catalog.create")),
-        ("GET", "/v1/catalogs/{catalog}") => policy(Reader, Path, None),
-        ("DELETE", "/v1/catalogs/{catalog}") => policy(Admin, Path, Some("catalog.delete")),
-        ("POST", "/v1/catalogs/{catalog}/items") => policy(Writer, Path, None),
-        ("GET", "/v1/catalogs/{catalog}/items/{item_id}") => policy(Reader, Path, None),
-        ("PUT" | "DELETE", "/v1/catalogs/{catalog}/items/{item_id}") => policy(Writer, Path, None),
-        ("GET", "/v1/catalogs/{catalog}/items/{item_id}/similar") => policy(Reader, Path, None),
-        ("POST", "/v1/catalogs/{catalog}/events") => policy(Writer, Path, None),
-        ("POST", "/v1/catalogs/{catalog}/recommend") => policy(Reader, Path, None),
-        ("GET", "/v1/catalogs/{catalog}/users/{user_id}") => policy(Admin, Path, Some("user.read")),
-        ("DELETE", "/v1/catalogs/{catalog}/users/{user_id}") => {
-            policy(Admin, Path, Some("user.erase"))
-        }
-        ("GET", "/v1/catalogs/{catalog}/models") => policy(Admin, Path, Some("model.list")),
-        ("POST", "/v1/catalogs/{catalog}/models") => policy(Admin, Path, Some("model.train")),
-        ("POST", "/v1/catalogs/{catalog}/models/{version}/activate") => {
-            policy(Admin, Path, Some("model.activate"))
-        }
-        ("GET", "/v1/jobs/{job_id}") => policy(Admin, Global, Some("job.read")),
-        ("DELETE", "/v1/jobs/{job_id}") => policy(Admin, Global, Some("job.cancel")),
-        ("POST", "/v1/keys") => policy(Admin, Global, Some("key.create")),
-        ("GET", "/v1/keys") => policy(Admin, Global, Some("key.list")),
-        ("DELETE", "/v1/keys/{key_id}") => policy(Admin, Global, Some("key.revoke")),
-        ("GET", "/v1/audit") => policy(Admin, Global, Some("audit.read")),
-        ("GET", "/metrics") => policy(Reader, Global, None),
-        _ => return None,
-    })
+    /// An all-catalog key of at least `need`, for routes that span catalogs.
+    pub const fn global(need: Role) -> Self {
+        Policy { need, catalog: CatalogFrom::Global, audit: None }
+    }
+
+    /// A key of at least `need` whose scope the handler checks against the catalog it picks.
+    pub const fn handler(need: Role) -> Self {
+        Policy { need, catalog: CatalogFrom::Handler, audit: None }
+    }
+
+    /// The same policy, with every request recorded in the audit log as `action`.
+    pub const fn audited(self, action: &'static str) -> Self {
+        Policy { audit: Some(action), ..self }
+    }
+
+    /// The route layer that enforces this policy: put it on the routes where they are built
+    /// (`.route_layer(Policy::catalog(Role::Reader).layer())`). A route without one is open.
+    pub fn layer(
+        self,
+    ) -> impl Layer<
+        Route,
+        Service: Service<
+            Request,
+            Response = Response,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+                     + Send
+                     + Sync
+                     + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static {
+        axum::middleware::from_fn_with_state(self, authenticate)
+    }
 }
 
 /// Extra detail a handler attaches to its response for the audit entry (for example the id of a
@@ -124,21 +124,15 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| secret.trim())
 }
 
-/// The middleware of every protected route (see the module docs).
-pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
-    let route = route.as_deref().unwrap_or("");
-    let open = matches!(route, "/healthz" | "/readyz")
-        || (route == "/metrics" && state.config().security.metrics_public);
-    if open {
-        return next.run(request).await;
-    }
-    let policy = policy_for(request.method(), route).unwrap_or(policy(
-        Role::Admin,
-        CatalogFrom::Global,
-        Some("unlisted"),
-    ));
-
+/// The middleware of every protected route (see the module docs), with the route's policy as
+/// its state and the application state from the request extensions ([`crate::app`] puts it
+/// there before routing).
+async fn authenticate(
+    State(policy): State<Policy>,
+    Extension(state): Extension<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let Some(caller) = bearer(request.headers()).and_then(|s| state.access().verify(s)) else {
         return unauthenticated(request.headers().contains_key(header::AUTHORIZATION));
     };
@@ -167,7 +161,7 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
         return ApiError::new(StatusCode::FORBIDDEN, "forbidden", denied.to_string())
             .into_response();
     }
-    request.extensions_mut().insert(Principal::Key(Arc::clone(&caller)));
+    request.extensions_mut().insert(Principal(Arc::clone(&caller)));
     let mut response = next.run(request).await;
     if let Some(action) = policy.audit {
         let status = response.status();
@@ -250,92 +244,9 @@ fn rate_limited(wait: Duration) -> Response {
     response
 }
 
-/// Adds the bearer security scheme to the document, marks every protected operation with it, and
-/// documents the 401/403/429 answers on each.
-pub struct BearerSecurity {
-    /// Whether `/metrics` is open (then it is documented without security).
-    pub metrics_public: bool,
-}
-
-impl utoipa::Modify for BearerSecurity {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{
-            HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
-        };
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some(
-                        "An API key (`ek_…`) created with `encore keys create` or `POST /v1/keys`",
-                    ))
-                    .build(),
-            ),
-        );
-        for (path, item) in openapi.paths.paths.iter_mut() {
-            let open = matches!(path.as_str(), "/healthz" | "/readyz")
-                || (path == "/metrics" && self.metrics_public);
-            if open {
-                continue;
-            }
-            let operations = [
-                item.get.as_mut(),
-                item.put.as_mut(),
-                item.post.as_mut(),
-                item.delete.as_mut(),
-                item.patch.as_mut(),
-            ];
-            for operation in operations.into_iter().flatten() {
-                operation
-                    .security
-                    .get_or_insert_with(Vec::new)
-                    .push(SecurityRequirement::new("bearer", Vec::<String>::new()));
-                let mut add = |status: &str, description: &str| {
-                    operation
-                        .responses
-                        .responses
-                        .entry(status.to_string())
-                        .or_insert_with(|| crate::openapi::problem_response(description));
-                };
-                add("401", "No API key, or an unknown or revoked one (`unauthenticated`)");
-                add(
-                    "403",
-                    "The key's role or catalog scope does not allow this request (`forbidden`)",
-                );
-                add(
-                    "429",
-                    "The key's rate limit is used up (`rate_limited`); `Retry-After` says when to retry",
-                );
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_documented_operation_has_a_policy() {
-        let doc = crate::openapi_document();
-        for (path, item) in &doc.paths.paths {
-            if matches!(path.as_str(), "/healthz" | "/readyz") {
-                continue;
-            }
-            for (method, op) in [
-                (Method::GET, &item.get),
-                (Method::PUT, &item.put),
-                (Method::POST, &item.post),
-                (Method::DELETE, &item.delete),
-            ] {
-                if op.is_some() {
-                    assert!(policy_for(&method, path).is_some(), "{method} {path} has no policy");
-                }
-            }
-        }
-    }
 
     #[test]
     fn bearer_header_parsing() {

@@ -97,6 +97,17 @@ impl ApiError {
             .with_errors(vec![FieldProblem { index: None, field, message }])
     }
 
+    /// 413 `body_too_large`, stating the limit.
+    pub fn body_too_large(limit: usize) -> Self {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!(
+                "the request body is larger than the limit of {limit} bytes; send smaller batches"
+            ),
+        )
+    }
+
     /// 404 `not_found` with a detail.
     pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
         ApiError::new(StatusCode::NOT_FOUND, code, detail)

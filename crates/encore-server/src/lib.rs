@@ -22,6 +22,7 @@
 //!   Swagger UI at `/docs` (no internet access needed).
 
 pub mod auth;
+pub mod config;
 pub mod error;
 pub mod extract;
 pub mod metrics;
@@ -46,21 +47,19 @@ use tower_http::trace::TraceLayer;
 use tracing::Level;
 use utoipa::Modify;
 
+pub use config::{ServerConfig, TlsFiles};
 pub use error::{ApiError, ApiResult, Problem};
 pub use server::{serve, serve_on, shutdown_signal};
-pub use state::{AppState, ServerConfig, TlsFiles};
+pub use state::AppState;
 pub use telemetry::{LogFormat, init_logging};
 
 /// The complete HTTP application: every route, the OpenAPI document and docs page, and the
 /// middleware stack described in [`middleware`].
 pub fn app(state: AppState) -> Router {
     let config = state.config().clone();
+    // Each protected route carries its policy from where it is built (`routes`); the policy's
+    // middleware finds the application state in the request extensions.
     let (api, ops, openapi) = api_router_and_doc(config.security.metrics_public);
-    // The authentication middleware runs after routing, so it knows the route template.
-    let api =
-        api.route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
-    let ops =
-        ops.route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
 
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", openapi);
 
@@ -110,7 +109,8 @@ pub fn app(state: AppState) -> Router {
                     config.request_timeout,
                 ))
                 .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
-                .layer(DefaultBodyLimit::max(config.max_body_bytes)),
+                .layer(DefaultBodyLimit::max(config.max_body_bytes))
+                .layer(axum::Extension(state.clone())),
         )
         .with_state(state)
 }
@@ -126,12 +126,12 @@ fn api_router_and_doc(
             .merge(routes::api())
             .split_for_parts();
     let (ops, ops_doc) = utoipa_axum::router::OpenApiRouter::<AppState>::new()
-        .merge(routes::ops())
+        .merge(routes::ops(metrics_public))
         .split_for_parts();
     openapi.merge(ops_doc);
     openapi::CommonErrors.modify(&mut openapi);
     openapi::Constraints.modify(&mut openapi);
-    auth::BearerSecurity { metrics_public }.modify(&mut openapi);
+    openapi::BearerSecurity { metrics_public }.modify(&mut openapi);
     (api, ops, openapi)
 }
 

@@ -1,4 +1,4 @@
-//! Cross-cutting request handling: request ids, the caller's [`Principal`], problem+json for the
+//! Cross-cutting request handling: request ids, problem+json for the
 //! framework's own errors, and the panic handler. [`crate::app`] stacks them in this order
 //! (outermost first):
 //!
@@ -23,7 +23,6 @@ use axum::response::{IntoResponse, Response};
 use tower_http::request_id::{MakeRequestId, RequestId};
 
 use crate::error::{ApiError, PROBLEM_JSON};
-use crate::extract::body_too_large;
 use crate::state::AppState;
 
 /// Makes request ids `<process prefix>-<counter>`: unique within the process, distinct across
@@ -60,17 +59,6 @@ impl MakeRequestId for SequentialRequestId {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         HeaderValue::from_str(&format!("{}-{n}", self.prefix)).ok().map(RequestId::new)
     }
-}
-
-/// Who is calling: [`crate::auth::authenticate`] puts the verified key in the request extensions
-/// of every protected route, for handlers that need to know.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Principal {
-    /// No credentials are required or checked (the current, single-tenant mode).
-    Anonymous,
-    /// A verified, unrevoked API key, already authorized for the route.
-    Key(std::sync::Arc<encore_service::access::Caller>),
 }
 
 /// Rewrites the framework's bare error responses (empty or plain-text bodies) as problem+json, so
@@ -119,7 +107,7 @@ async fn problem_response(state: &AppState, request: Request, next: Next) -> Res
                 state.config().request_timeout.as_secs_f64()
             ),
         ),
-        StatusCode::PAYLOAD_TOO_LARGE => body_too_large(state.config().max_body_bytes),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::body_too_large(state.config().max_body_bytes),
         _ => ApiError::new(
             status,
             "http_error",

@@ -1,10 +1,13 @@
 //! The OpenAPI 3.1 document, generated from the code.
 //!
 //! Each handler carries a `#[utoipa::path]` with its own success and domain error responses
-//! (404 unknown catalog, 409, 422, 503 …); the router in [`crate::routes`] collects them with
+//! (404 unknown catalog, 409, 422 …); the router in [`crate::routes`] collects them with
 //! `utoipa-axum`. [`CommonErrors`] then adds to every operation the errors that the framework
 //! layers can produce on any route, so the document is complete without repeating them in every
-//! handler: 400/413/415 for operations with a JSON body, 408 timeout and 500 everywhere.
+//! handler: 400/413/415 for operations with a JSON body, 503 while a starting server loads its
+//! catalogs (for the operations that need them), 408 timeout and 500 everywhere. [`Constraints`]
+//! states the rules of every field and parameter from [`encore_service::limits`]. Nothing else
+//! is documented: every status listed can occur (the tests hold the list per operation).
 
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
@@ -57,22 +60,34 @@ pub struct CommonErrors;
 
 impl utoipa::Modify for CommonErrors {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in openapi.paths.paths.iter_mut() {
             let operations = [
-                item.get.as_mut(),
-                item.put.as_mut(),
-                item.post.as_mut(),
-                item.delete.as_mut(),
-                item.patch.as_mut(),
+                ("get", item.get.as_mut()),
+                ("put", item.put.as_mut()),
+                ("post", item.post.as_mut()),
+                ("delete", item.delete.as_mut()),
+                ("patch", item.patch.as_mut()),
             ];
-            for operation in operations.into_iter().flatten() {
-                add_common_errors(operation);
+            for (method, operation) in operations {
+                if let Some(operation) = operation {
+                    add_common_errors(operation, needs_loaded_catalogs(method, path));
+                }
             }
         }
     }
 }
 
-fn add_common_errors(operation: &mut Operation) {
+/// Whether an operation works on a catalog's in-memory state, which a starting server is still
+/// loading (`503 not_ready` until `/readyz` answers 200). Listing and inspecting catalogs read
+/// only the store, and the key and audit routes have no catalog state.
+fn needs_loaded_catalogs(method: &str, path: &str) -> bool {
+    path == "/recommend"
+        || path.starts_with("/v1/catalogs/{catalog}/")
+        || (method == "post" && path == "/v1/catalogs")
+        || (method == "delete" && path == "/v1/catalogs/{catalog}")
+}
+
+fn add_common_errors(operation: &mut Operation, needs_loaded_catalogs: bool) {
     let has_body = operation.request_body.is_some();
     let mut add = |status: &str, description: &str| {
         operation
@@ -88,6 +103,13 @@ fn add_common_errors(operation: &mut Operation) {
         );
         add("413", "Request body larger than the server's limit (`body_too_large`)");
         add("415", "Body not sent as `Content-Type: application/json` (`unsupported_media_type`)");
+    }
+    if needs_loaded_catalogs {
+        add(
+            "503",
+            "The server is starting and still loading its catalogs and models (`not_ready`); \
+             retry when `/readyz` answers 200",
+        );
     }
     add("408", "The request took longer than the server's timeout (`timeout`)");
     add("500", "Server fault (`internal`); the details are in the server log");
@@ -158,7 +180,7 @@ mod constraints {
 
     /// A list of at most `max` entries, each constrained by `entry`.
     fn list(s: &mut Schema, max: usize, entry: impl FnOnce(&mut Schema)) {
-        let Schema::Array(a) = s else { panic!("not an array schema: {s:?}") };
+        let Schema::Array(a) = s else { panic!("not an array schema") };
         a.max_items = Some(max);
         match &mut a.items {
             ArrayItems::RefOrSchema(item) => match item.as_mut() {
@@ -172,7 +194,7 @@ mod constraints {
     fn object(s: &mut Schema) -> &mut Object {
         match s {
             Schema::Object(o) => o,
-            other => panic!("not an object schema: {other:?}"),
+            _ => panic!("not an object schema"),
         }
     }
 
@@ -247,6 +269,7 @@ mod constraints {
             ];
             for operation in operations.into_iter().flatten() {
                 for parameter in operation.parameters.iter_mut().flatten() {
+                    let RefOr::T(parameter) = parameter else { continue };
                     let Some(RefOr::T(schema)) = parameter.schema.as_mut() else { continue };
                     match parameter.name.as_str() {
                         "catalog" => catalog(schema),
@@ -270,4 +293,67 @@ mod constraints {
     /// A model version as the activate route takes it: `v3` or `3` (at most 9 digits, so it fits
     /// the registry's 32-bit version numbers).
     const MODEL_VERSION_PATTERN: &str = "^v?[0-9]{1,9}$";
+}
+
+/// Adds the bearer security scheme to the document, marks every protected operation with it, and
+/// documents the 401/403/429 answers on each.
+pub struct BearerSecurity {
+    /// Whether `/metrics` is open (then it is documented without security).
+    pub metrics_public: bool,
+}
+
+impl utoipa::Modify for BearerSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API key (`ek_…`) created with `encore keys create` or `POST /v1/keys`",
+                    ))
+                    .build(),
+            ),
+        );
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let open = matches!(path.as_str(), "/healthz" | "/readyz")
+                || (path == "/metrics" && self.metrics_public);
+            if open {
+                continue;
+            }
+            let operations = [
+                item.get.as_mut(),
+                item.put.as_mut(),
+                item.post.as_mut(),
+                item.delete.as_mut(),
+                item.patch.as_mut(),
+            ];
+            for operation in operations.into_iter().flatten() {
+                operation
+                    .security
+                    .get_or_insert_with(Vec::new)
+                    .push(SecurityRequirement::new("bearer", Vec::<String>::new()));
+                let mut add = |status: &str, description: &str| {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| problem_response(description));
+                };
+                add("401", "No API key, or an unknown or revoked one (`unauthenticated`)");
+                add(
+                    "403",
+                    "The key's role or catalog scope does not allow this request (`forbidden`)",
+                );
+                add(
+                    "429",
+                    "The key's rate limit is used up (`rate_limited`); `Retry-After` says when to retry",
+                );
+            }
+        }
+    }
 }

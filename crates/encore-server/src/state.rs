@@ -2,56 +2,11 @@
 //! [`AppState`].
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 
-/// How the HTTP layer behaves. The service's own settings (data directory, training threads) are
-/// given to the service when it is opened, not here.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// Address to listen on. The default is loopback: exposing the API is an explicit choice.
-    pub listen: SocketAddr,
-    /// Largest accepted request body, in bytes (413 above it).
-    pub max_body_bytes: usize,
-    /// A request that takes longer is answered 408 and its handler dropped.
-    pub request_timeout: Duration,
-    /// On SIGTERM/ctrl-c, how long in-flight requests may take to finish before the process
-    /// exits anyway.
-    pub shutdown_grace: Duration,
-    /// Log one line per request at INFO (otherwise at DEBUG, so the hot path pays nothing when
-    /// the log level is INFO).
-    pub access_log: bool,
-    /// API keys, rate limits, `/metrics` access ([`crate::auth`]).
-    pub security: crate::auth::SecurityConfig,
-    /// Serve HTTPS with this certificate and key; `None` for plain HTTP.
-    pub tls: Option<TlsFiles>,
-}
-
-/// PEM files of the server's TLS certificate chain and private key.
-#[derive(Debug, Clone)]
-pub struct TlsFiles {
-    /// Certificate chain, PEM.
-    pub cert: std::path::PathBuf,
-    /// Private key (PKCS#8, PKCS#1 or SEC1), PEM.
-    pub key: std::path::PathBuf,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            max_body_bytes: 16 * 1024 * 1024,
-            request_timeout: Duration::from_secs(30),
-            shutdown_grace: Duration::from_secs(30),
-            access_log: false,
-            security: crate::auth::SecurityConfig::default(),
-            tls: None,
-        }
-    }
-}
+use crate::config::ServerConfig;
 
 /// Shared state of the router: cloning it clones one `Arc`.
 #[derive(Clone)]

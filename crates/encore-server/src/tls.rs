@@ -6,7 +6,8 @@ use std::future::Future;
 
 use axum_server::tls_rustls::RustlsConfig;
 
-use crate::state::{AppState, TlsFiles};
+use crate::config::TlsFiles;
+use crate::state::AppState;
 
 /// Loads the PEM certificate chain and key, with an error naming the files.
 pub async fn load_config(files: &TlsFiles) -> std::io::Result<RustlsConfig> {

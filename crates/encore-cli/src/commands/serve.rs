@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use encore_server::auth::SecurityConfig;
+use encore_server::config::SecurityConfig;
 use encore_server::ratelimit::Quota;
 use encore_server::{AppState, LogFormat, ServerConfig, TlsFiles};
 use encore_service::{Encore, ServiceConfig};

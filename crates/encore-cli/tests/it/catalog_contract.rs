@@ -42,7 +42,10 @@ fn every_list(server: &Server, item: &str) -> Vec<(String, Vec<String>)> {
     let full = "/v1/catalogs/music/recommend";
     for (name, body) in [
         ("model source", json!({"user_id": "u1", "n": 40})),
-        ("model source, filtered", json!({"user_id": "u1", "n": 5, "filter": {"kinds": ["track"]}})),
+        (
+            "model source, filtered",
+            json!({"user_id": "u1", "n": 5, "filter": {"kinds": ["track"]}}),
+        ),
         ("history", json!({"history": [{"item_id": "i13"}, {"item_id": "i14"}], "n": 40})),
         ("popular", json!({"user_id": "stranger", "n": 48})),
     ] {

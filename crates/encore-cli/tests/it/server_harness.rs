@@ -67,14 +67,7 @@ impl Server {
             .default_headers(headers.clone())
             .build()
             .unwrap();
-        Server {
-            child,
-            addr,
-            data_dir: data_dir.to_path_buf(),
-            stderr_log,
-            client,
-            auth: headers,
-        }
+        Server { child, addr, data_dir: data_dir.to_path_buf(), stderr_log, client, auth: headers }
     }
 
     /// Polls `/healthz` until it answers 200; returns how long that took.
@@ -180,4 +173,3 @@ pub fn reply(response: Response) -> (u16, Value) {
     }
     (status, body)
 }
-

@@ -134,8 +134,12 @@ pub trait Recommender: Send + Sync {
     /// The `n` items most similar to `item` (excluding itself) for which `keep` is true, best
     /// first. The condition is applied while selecting, so `n` passing items are returned
     /// whenever that many exist (a server hides taken-down and unavailable items this way).
-    fn similar_items_where(&self, item: u32, n: usize, keep: &dyn Fn(u32) -> bool)
-    -> Vec<ScoredItem>;
+    fn similar_items_where(
+        &self,
+        item: u32,
+        n: usize,
+        keep: &dyn Fn(u32) -> bool,
+    ) -> Vec<ScoredItem>;
 }
 
 /// Options for training that are not hyperparameters.

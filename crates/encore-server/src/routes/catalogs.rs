@@ -1,21 +1,35 @@
 //! `/v1/catalogs`: create, list, inspect and delete catalogs.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use encore_service::dto::{CatalogInfo, CatalogList, CreateCatalog};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::Policy;
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
+use encore_service::access::Role::{Admin, Reader};
 
 /// The catalog routes.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::default()
-        .routes(routes!(list_catalogs, create_catalog))
-        .routes(routes!(get_catalog, delete_catalog))
+    let read = OpenApiRouter::default()
+        .routes(routes!(list_catalogs))
+        .route_layer(Policy::global(Reader).layer())
+        .merge(
+            OpenApiRouter::default()
+                .routes(routes!(get_catalog))
+                .route_layer(Policy::catalog(Reader).layer()),
+        );
+    let create = OpenApiRouter::default()
+        .routes(routes!(create_catalog))
+        .route_layer(Policy::global(Admin).audited("catalog.create").layer());
+    let delete = OpenApiRouter::default()
+        .routes(routes!(delete_catalog))
+        .route_layer(Policy::catalog(Admin).audited("catalog.delete").layer());
+    read.merge(create).merge(delete)
 }
 
 /// Lists every catalog with its counts and active model.
@@ -59,7 +73,6 @@ async fn get_catalog(
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such catalog (`catalog_not_found`)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A training job of the catalog is running (`conflict`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn delete_catalog(
     State(state): State<AppState>,

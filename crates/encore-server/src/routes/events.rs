@@ -6,14 +6,18 @@ use encore_service::dto::{IngestEvents, IngestEventsResponse};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::Policy;
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath};
 use crate::metrics as names;
 use crate::state::AppState;
+use encore_service::access::Role;
 
 /// The event routes.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::default().routes(routes!(ingest_events))
+    OpenApiRouter::default()
+        .routes(routes!(ingest_events))
+        .route_layer(Policy::catalog(Role::Writer).layer())
 }
 
 /// Stores a batch of events, all or nothing. The 200 is sent only after the batch is durably

@@ -9,16 +9,23 @@ use encore_service::dto::{
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::Policy;
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
+use encore_service::access::Role::{Reader, Writer};
 
 /// The item routes.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::default()
-        .routes(routes!(upsert_items))
-        .routes(routes!(get_item, put_item, delete_item))
+    let read = OpenApiRouter::default()
+        .routes(routes!(get_item))
         .routes(routes!(similar_items))
+        .route_layer(Policy::catalog(Reader).layer());
+    let write = OpenApiRouter::default()
+        .routes(routes!(upsert_items))
+        .routes(routes!(put_item, delete_item))
+        .route_layer(Policy::catalog(Writer).layer());
+    read.merge(write)
 }
 
 /// Creates or replaces a batch of items, all or nothing.
@@ -63,7 +70,7 @@ async fn get_item(
 #[utoipa::path(put, path = "/v1/catalogs/{catalog}/items/{item_id}", tag = "items", request_body = ItemFields,
     params(("catalog" = String, Path, description = "Catalog name"), ("item_id" = String, Path, description = "Item id")),
     responses(
-        (status = 200, description = "The item as stored", body = Item),
+        (status = 200, description = "The item as stored; a taken-down item is back", body = Item),
         (status = 404, description = "No such catalog (`catalog_not_found`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn put_item(
@@ -108,9 +115,9 @@ pub struct SimilarQuery {
     responses(
         (status = 200, description = "Most similar first", body = SimilarItemsResponse),
         (status = 400, description = "`n` out of range (`invalid_field`) or not a number (`invalid_query`)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such catalog, or an item the active model does not know (`catalog_not_found`, `item_not_found`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such catalog, or an item the catalog and the active model do not know or that was taken down (`catalog_not_found`, `item_not_found`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The catalog has no active model yet (`no_active_model`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The item is in the catalog but has no events in the active model yet; it gets similar items after the next training (`unprocessable`)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The catalog has no active model yet (`no_active_model`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn similar_items(
     State(state): State<AppState>,

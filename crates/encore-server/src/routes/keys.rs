@@ -10,20 +10,24 @@ use encore_service::access::{AuditPage, AuditQuery, CreateKey, CreatedKey, KeyIn
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::AuditNote;
+use crate::auth::{AuditNote, Policy};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::routes::guarded;
 use crate::state::AppState;
+use encore_service::access::Role::Admin;
 
 /// Tag of the key and audit routes.
 pub const TAG_ACCESS: &str = "access";
 
 /// The key and audit routes.
 pub fn router() -> OpenApiRouter<AppState> {
+    let admin = |action| Policy::global(Admin).audited(action);
     OpenApiRouter::default()
-        .routes(routes!(list_keys, create_key))
-        .routes(routes!(revoke_key))
-        .routes(routes!(audit_log))
+        .merge(guarded(routes!(create_key), admin("key.create")))
+        .merge(guarded(routes!(list_keys), admin("key.list")))
+        .merge(guarded(routes!(revoke_key), admin("key.revoke")))
+        .merge(guarded(routes!(audit_log), admin("audit.read")))
 }
 
 /// Creates an API key. The answer holds the secret: it is shown this once (only its hash is

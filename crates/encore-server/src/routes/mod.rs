@@ -12,10 +12,20 @@ pub mod users;
 
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::auth::Policy;
 use crate::state::AppState;
 
-/// The product API: `/recommend` and everything under `/v1`. These routes sit behind the
-/// authentication slot ([`crate::middleware::authenticate`]).
+/// Routes behind one access policy, attached where the routes are built.
+pub(crate) fn guarded(
+    routes: utoipa_axum::router::UtoipaMethodRouter<AppState>,
+    policy: Policy,
+) -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes).route_layer(policy.layer())
+}
+
+/// The product API: `/recommend` and everything under `/v1`. Each module attaches its routes'
+/// access policies where it builds them ([`crate::auth::Policy::layer`]): the role, where the
+/// catalog comes from, and the audit action, next to the handlers they guard.
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .merge(recommend::router())
@@ -27,7 +37,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(keys::router())
 }
 
-/// Health, readiness and metrics: no authentication, never versioned.
-pub fn ops() -> OpenApiRouter<AppState> {
-    ops::router()
+/// Health, readiness and metrics, never versioned: liveness and readiness are open to
+/// orchestrators, `/metrics` needs a reader key unless `metrics_public`.
+pub fn ops(metrics_public: bool) -> OpenApiRouter<AppState> {
+    ops::router(metrics_public)
 }

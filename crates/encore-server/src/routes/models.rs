@@ -7,17 +7,24 @@ use encore_service::dto::{JobAccepted, JobInfo, ModelInfo, ModelList, TrainReque
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::Policy;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath};
 use crate::metrics as names;
+use crate::routes::guarded;
 use crate::state::AppState;
+use encore_service::access::Role::Admin;
 
 /// The model and job routes.
 pub fn router() -> OpenApiRouter<AppState> {
+    let catalog = |action| Policy::catalog(Admin).audited(action);
+    let global = |action| Policy::global(Admin).audited(action);
     OpenApiRouter::default()
-        .routes(routes!(list_models, train_model))
-        .routes(routes!(activate_model))
-        .routes(routes!(get_job, cancel_job))
+        .merge(guarded(routes!(list_models), catalog("model.list")))
+        .merge(guarded(routes!(train_model), catalog("model.train")))
+        .merge(guarded(routes!(activate_model), catalog("model.activate")))
+        .merge(guarded(routes!(get_job), global("job.read")))
+        .merge(guarded(routes!(cancel_job), global("job.cancel")))
 }
 
 /// Every registered model version of a catalog, newest first.
@@ -41,8 +48,6 @@ async fn list_models(
         (status = 202, description = "Training started; follow it at `GET /v1/jobs/{job_id}`", body = JobAccepted),
         (status = 400, description = "Unknown model or parameter, or a value out of range (`invalid_field`, `invalid_model_spec`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such catalog (`catalog_not_found`)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A job is already training this catalog (`conflict`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Nothing to train on, e.g. the catalog has no events (`unprocessable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn train_model(
     State(state): State<AppState>,

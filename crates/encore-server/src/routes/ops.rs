@@ -9,16 +9,18 @@ use encore_service::dto::{JobState, Readiness};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::Policy;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::metrics as names;
 use crate::state::AppState;
+use encore_service::access::Role::Reader;
 
 /// The operational routes.
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::default()
-        .routes(routes!(healthz))
-        .routes(routes!(readyz))
-        .routes(routes!(metrics))
+pub fn router(metrics_public: bool) -> OpenApiRouter<AppState> {
+    let metrics = OpenApiRouter::default().routes(routes!(metrics));
+    let metrics =
+        if metrics_public { metrics } else { metrics.route_layer(Policy::global(Reader).layer()) };
+    OpenApiRouter::default().routes(routes!(healthz)).routes(routes!(readyz)).merge(metrics)
 }
 
 /// Liveness body.

@@ -16,14 +16,25 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::{Policy, Principal};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath};
-use crate::middleware::Principal;
 use crate::state::AppState;
 
-/// The recommendation routes.
+/// The recommendation routes: readers; `POST /recommend` checks the catalog scope itself once it
+/// has picked the catalog.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::default().routes(routes!(recommend_simple)).routes(routes!(recommend))
+    OpenApiRouter::default()
+        .merge(
+            OpenApiRouter::default()
+                .routes(routes!(recommend_simple))
+                .route_layer(Policy::handler(Role::Reader).layer()),
+        )
+        .merge(
+            OpenApiRouter::default()
+                .routes(routes!(recommend))
+                .route_layer(Policy::catalog(Role::Reader).layer()),
+        )
 }
 
 /// `POST /recommend` body: the simple contract.
@@ -73,28 +84,23 @@ pub struct SimpleRecommendResponse {
 #[utoipa::path(post, path = "/recommend", tag = "recommend", request_body = SimpleRecommendRequest,
     responses(
         (status = 200, description = "Recommendations, best first", body = SimpleRecommendResponse),
-        (status = 400, description = "Invalid field such as `n` out of 1–1000 (`invalid_field`), or `catalog` missing while the server hosts several", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such catalog (`catalog_not_found`)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The catalog has no active model yet (`no_active_model`)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid field such as `n` out of 1–1000 (`invalid_field`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such catalog, or no catalog at all (`catalog_not_found`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`catalog` left out while the server hosts several catalogs (`conflict`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn recommend_simple(
     State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
+    Extension(Principal(caller)): Extension<Principal>,
     ApiJson(request): ApiJson<SimpleRecommendRequest>,
 ) -> ApiResult<Json<SimpleRecommendResponse>> {
     // The catalog is picked once, here: the body's, else the key's scope, else the server's
     // only catalog. A scoped key is refused before anything is looked up, so the answer does
     // not reveal whether another catalog exists.
-    let caller = match &principal {
-        Principal::Key(caller) => Some(std::sync::Arc::clone(caller)),
-        Principal::Anonymous => None,
-    };
-    let named = request.catalog.or_else(|| caller.as_ref().and_then(|c| c.catalog.clone()));
-    if let (Some(caller), Some(catalog)) = (&caller, &named) {
-        authorize(caller, Role::Reader, Some(catalog))
-            .map_err(|denied| {
-                ApiError::new(StatusCode::FORBIDDEN, "forbidden", denied.to_string())
-            })?;
+    let named = request.catalog.or_else(|| caller.catalog.clone());
+    if let Some(catalog) = &named {
+        authorize(&caller, Role::Reader, Some(catalog)).map_err(|denied| {
+            ApiError::new(StatusCode::FORBIDDEN, "forbidden", denied.to_string())
+        })?;
     }
     let user_id = request.user_id;
     let response = state
@@ -132,10 +138,9 @@ async fn recommend_simple(
     params(("catalog" = String, Path, description = "Catalog name")),
     responses(
         (status = 200, description = "Recommendations with item metadata, best first; `source` says how they were made", body = RecommendResponse),
-        (status = 400, description = "Invalid field: neither or both of `user_id` and `history`, `n` out of 1–1000, a bad weight (`invalid_field`)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid field: neither or both of `user_id` and `history`, `n` out of 1–1000, a bad id or weight, a filter list too long (`invalid_field`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such catalog (`catalog_not_found`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A history whose items the model does not know at all (`unprocessable`)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The catalog has no active model yet (`no_active_model`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "A `history` longer than 10,000 entries (`too_large`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn recommend(
     State(state): State<AppState>,

@@ -6,13 +6,18 @@ use encore_service::dto::{EraseReceipt, UserData};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::Policy;
 use crate::error::{ApiResult, Problem};
 use crate::extract::ApiPath;
+use crate::routes::guarded;
 use crate::state::AppState;
+use encore_service::access::Role::Admin;
 
 /// The user routes.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::default().routes(routes!(get_user, erase_user))
+    OpenApiRouter::default()
+        .merge(guarded(routes!(get_user), Policy::catalog(Admin).audited("user.read")))
+        .merge(guarded(routes!(erase_user), Policy::catalog(Admin).audited("user.erase")))
 }
 
 /// Path of one user.

@@ -129,3 +129,44 @@ async fn docs_page_is_served_without_internet() {
     assert_eq!(init.status.as_u16(), 200);
     assert!(init.body.as_str().unwrap().contains("/openapi.json"));
 }
+
+/// Policies are attached where routes are built, so a route built without one would be open:
+/// every documented operation but liveness and readiness must refuse a request without a key.
+#[tokio::test]
+async fn every_documented_operation_but_health_refuses_a_request_without_a_key() {
+    let app = TestApp::seeded_with_model("music").await;
+    let doc = serde_json::to_value(encore_server::openapi_document()).unwrap();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let uri = path
+            .replace("{catalog}", "music")
+            .replace("{item_id}", "rock-1")
+            .replace("{user_id}", "r1")
+            .replace("{version}", "v1")
+            .replace("{job_id}", "1")
+            .replace("{key_id}", "1");
+        for method in ["get", "put", "post", "delete"] {
+            if item.get(method).is_none() {
+                continue;
+            }
+            let mut request = axum::http::Request::builder()
+                .method(method.to_uppercase().as_str())
+                .uri(&uri)
+                .header("content-type", "application/json")
+                // A key-shaped but unknown secret: the send helper adds the admin key otherwise.
+                .header("authorization", "Bearer ek_unknown")
+                .body(axum::body::Body::from("{}"))
+                .unwrap();
+            if matches!(path.as_str(), "/healthz" | "/readyz") {
+                request.headers_mut().remove("authorization");
+                let reply = app.send(request).await;
+                assert!(reply.status.as_u16() < 400, "{method} {path}: {}", reply.status);
+                continue;
+            }
+            let reply = app.send(request).await;
+            assert_eq!(reply.status.as_u16(), 401, "{method} {path} is not protected");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "only {checked} operations checked");
+}

@@ -1,8 +1,8 @@
 use super::train::sgd_step;
 use super::*;
-use crate::topk::top_n;
 use crate::models::{ModelConfig, ModelSpec};
 use crate::progress::TrainingObserver;
+use crate::topk::top_n;
 
 /// Users in `clusters` groups; each user has most items of its group's item range.
 fn clustered(users: usize, items: usize, clusters: usize, seed: u64) -> InteractionMatrix {

@@ -1,8 +1,8 @@
 use super::solve::{CgScratch, CholeskySystem, FixedSide, Observations, solve_cg};
 use super::*;
-use crate::topk::top_n;
 use crate::models::{ModelConfig, ModelSpec, Params};
 use crate::progress::TrainingObserver;
+use crate::topk::top_n;
 use std::sync::Mutex;
 
 fn lcg(seed: u64) -> impl FnMut() -> f64 {
