@@ -20,7 +20,8 @@ cd "$(dirname "$0")/.."
 what="${1:-all}"
 out=bench/out/edge
 mkdir -p "$out"
-cargo build --release --quiet -p encore-cli -p encore-edge --example edge_latency
+cargo build --release --quiet -p encore-cli
+cargo build --release --quiet -p encore-edge --example edge_latency
 enc=target/release/encore
 
 if [[ "$what" == all || "$what" == quality ]]; then
