@@ -9,14 +9,52 @@ use std::path::PathBuf;
 /// Result alias used across the store.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// What kind of thing was not found: one name per kind, shared by the store and the service
+/// (which derives the API's `…_not_found` codes from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Resource {
+    /// A catalog.
+    Catalog,
+    /// An item of a catalog.
+    Item,
+    /// A user of a catalog.
+    User,
+    /// A registered model version.
+    Model,
+    /// A training job.
+    Job,
+    /// An API key.
+    ApiKey,
+}
+
+impl Resource {
+    /// The kind's name in messages: `catalog`, `item`, `user`, `model`, `job`, `key`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Resource::Catalog => "catalog",
+            Resource::Item => "item",
+            Resource::User => "user",
+            Resource::Model => "model",
+            Resource::Job => "job",
+            Resource::ApiKey => "key",
+        }
+    }
+}
+
+impl std::fmt::Display for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A catalog, item, user, model, job or API key that does not exist.
     #[error("{kind} `{id}` not found")]
     NotFound {
-        /// What was looked up: `catalog`, `item`, `user`, `model`, `job`, `api_key`.
-        kind: &'static str,
+        /// What was looked up.
+        kind: Resource,
         /// The id that was asked for.
         id: String,
     },
@@ -52,7 +90,7 @@ impl Error {
     }
 
     /// Shorthand for [`Error::NotFound`].
-    pub fn not_found(kind: &'static str, id: impl Into<String>) -> Self {
+    pub fn not_found(kind: Resource, id: impl Into<String>) -> Self {
         Error::NotFound { kind, id: id.into() }
     }
 }

@@ -29,13 +29,8 @@
 //! # Ok::<(), encore_store::Error>(())
 //! ```
 //!
-//! Measured (release; 2 cores shared with other builds, load average 5–7, so wall times are
-//! pessimistic): `encore import` of the 5·10^6-row synthetic file (10^5 users × 5·10^4 items)
-//! takes 6.6–10 s wall, 500k–760k rows/s, of which 2.5–4.8 s is CPU and about 1.8 s the commit
-//! (WAL fsync + checkpoint); the same file shuffled (time order rather than user order) runs at
-//! 410k–555k rows/s. `cargo run --release -p encore-store --example import_bench` also measures
-//! the training stream (2.4M events/s), durable appends (120–180 commits/s, each waits for an
-//! fsync), a user's history (0.4 ms) and an erasure (3.5 ms).
+//! The import, training-stream, append, history and erasure speeds measured with the
+//! `import_bench` example are in `bench/README.md`.
 
 pub mod error;
 pub mod item_files;
@@ -44,7 +39,7 @@ mod sqlite;
 mod store;
 pub mod types;
 
-pub use error::{Error, Result};
+pub use error::{Error, Resource, Result};
 pub use sqlite::{DB_FILE_NAME, SqliteStore};
 pub use store::{ImportSource, Store};
 pub use types::*;

@@ -158,7 +158,8 @@ mod tests {
         for ok in ["music", "films-2", "a", "x_y-z", "0", &"a".repeat(64)] {
             assert!(check_catalog_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "-x", "_x", "Music", "Music.v2", "x.y", "with space", "ümlaut", &"a".repeat(65)]
+        for bad in
+            ["", "-x", "_x", "Music", "Music.v2", "x.y", "with space", "ümlaut", &"a".repeat(65)]
         {
             assert!(check_catalog_name(bad).is_err(), "{bad}");
         }

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension};
 
 use super::{now_ms, to_u64};
-use crate::error::{Error, Result};
+use crate::error::{Error, Resource, Result};
 use crate::limits::check_catalog_name;
 use crate::types::{Catalog, CatalogStats};
 
@@ -12,7 +12,7 @@ pub(super) fn id_of(conn: &Connection, name: &str) -> Result<i64> {
     conn.prepare_cached("SELECT id FROM catalogs WHERE name = ?1")?
         .query_row([name], |r| r.get(0))
         .optional()?
-        .ok_or_else(|| Error::not_found("catalog", name))
+        .ok_or_else(|| Error::not_found(Resource::Catalog, name))
 }
 
 /// Inserts a catalog row; [`Error::Conflict`] if the name is taken.
@@ -43,7 +43,7 @@ pub(super) fn get(conn: &Connection, name: &str) -> Result<Catalog> {
         Ok(Catalog { name: r.get(0)?, created_ms: r.get(1)? })
     })
     .optional()?
-    .ok_or_else(|| Error::not_found("catalog", name))
+    .ok_or_else(|| Error::not_found(Resource::Catalog, name))
 }
 
 pub(super) fn list(conn: &Connection) -> Result<Vec<Catalog>> {

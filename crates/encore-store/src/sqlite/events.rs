@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Row};
 use super::catalogs::id_of;
 use super::items::key_get_or_create as item_key_get_or_create;
 use super::{now_ms, to_i64, to_u64};
-use crate::error::{Error, Result};
+use crate::error::{Error, Resource, Result};
 use crate::limits::{check_id, check_weight};
 use crate::types::{AppendReport, EraseReport, NewEvent, StoredEvent, TrainingEvent};
 
@@ -178,14 +178,14 @@ pub(super) fn since(
 pub(super) fn of_user(conn: &Connection, catalog: &str, user_id: &str) -> Result<Vec<StoredEvent>> {
     let catalog_id = id_of(conn, catalog)?;
     let Some(key) = user_key(conn, catalog_id, user_id)? else {
-        return Err(Error::not_found("user", user_id));
+        return Err(Error::not_found(Resource::User, user_id));
     };
     let mut stmt = conn
         .prepare_cached(&format!("{STORED_EVENT_SELECT} WHERE e.user_key = ?1 ORDER BY e.seq"))?;
     let rows = stmt.query_map([key], stored_event)?;
     let events: Vec<StoredEvent> = rows.collect::<rusqlite::Result<_>>()?;
     if events.is_empty() {
-        return Err(Error::not_found("user", user_id));
+        return Err(Error::not_found(Resource::User, user_id));
     }
     Ok(events)
 }

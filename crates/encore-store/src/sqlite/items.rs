@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::catalogs::id_of;
 use super::now_ms;
-use crate::error::{Error, Result};
+use crate::error::{Error, Resource, Result};
 use crate::types::{Item, NewItem, UpsertReport};
 
 /// The key of `item_id` in the catalog, creating it when absent; also says whether it was new.
@@ -90,7 +90,7 @@ pub(super) fn get(conn: &Connection, catalog: &str, item_id: &str) -> Result<Ite
     ))?
     .query_row((catalog_id, item_id), item_from_row)
     .optional()?
-    .ok_or_else(|| Error::not_found("item", item_id))
+    .ok_or_else(|| Error::not_found(Resource::Item, item_id))
 }
 
 pub(super) fn list(
@@ -148,7 +148,7 @@ pub(super) fn delete(conn: &Connection, catalog: &str, item_id: &str) -> Result<
         .query_row((catalog_id, item_id), |r| r.get(0))
         .optional()?;
     let Some(key) = key else {
-        return Err(Error::not_found("item", item_id));
+        return Err(Error::not_found(Resource::Item, item_id));
     };
     conn.prepare_cached("DELETE FROM items WHERE key = ?1")?.execute([key])?;
     conn.prepare_cached("INSERT INTO item_takedowns (key, taken_down_ms) VALUES (?1, ?2)")?

@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::catalogs::id_of;
 use super::{now_ms, to_i64, to_u64};
-use crate::error::{Error, Result};
+use crate::error::{Error, Resource, Result};
 use crate::types::{JobRecord, JobState, JobUpdate};
 
 const JOB_SELECT: &str = "SELECT j.id, c.name, j.state, j.request, j.progress, j.epoch, j.loss,
@@ -63,7 +63,7 @@ pub(super) fn get(conn: &Connection, id: u64) -> Result<JobRecord> {
     conn.prepare_cached(&format!("{JOB_SELECT} WHERE j.id = ?1"))?
         .query_row([to_i64("job id", id)?], job_from_row)
         .optional()?
-        .ok_or_else(|| Error::not_found("job", id.to_string()))
+        .ok_or_else(|| Error::not_found(Resource::Job, id.to_string()))
 }
 
 pub(super) fn list(

@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::catalogs::id_of;
 use super::{now_ms, to_i64, to_u64};
-use crate::error::{Error, Result};
+use crate::error::{Error, Resource, Result};
 use crate::types::{ModelRecord, NewModel};
 
 const MODEL_SELECT: &str = "SELECT c.name, m.version, m.algorithm, m.params, m.metrics,
@@ -112,7 +112,7 @@ fn get_by_id(conn: &Connection, catalog_id: i64, version: u32) -> Result<Option<
 pub(super) fn get(conn: &Connection, catalog: &str, version: u32) -> Result<ModelRecord> {
     let catalog_id = id_of(conn, catalog)?;
     get_by_id(conn, catalog_id, version)?
-        .ok_or_else(|| Error::not_found("model", format!("{catalog}/v{version}")))
+        .ok_or_else(|| Error::not_found(Resource::Model, format!("{catalog}/v{version}")))
 }
 
 pub(super) fn list(conn: &Connection, catalog: &str) -> Result<Vec<ModelRecord>> {
@@ -129,7 +129,7 @@ pub(super) fn list(conn: &Connection, catalog: &str) -> Result<Vec<ModelRecord>>
 pub(super) fn activate(conn: &Connection, catalog: &str, version: u32) -> Result<ModelRecord> {
     let catalog_id = id_of(conn, catalog)?;
     if get_by_id(conn, catalog_id, version)?.is_none() {
-        return Err(Error::not_found("model", format!("{catalog}/v{version}")));
+        return Err(Error::not_found(Resource::Model, format!("{catalog}/v{version}")));
     }
     conn.execute(
         "UPDATE models SET active = 0 WHERE catalog_id = ?1 AND active = 1",
@@ -164,7 +164,7 @@ pub(super) fn update_file(
         (catalog_id, version, file_path, to_i64("size_bytes", size_bytes)?),
     )?;
     if changed == 0 {
-        return Err(Error::not_found("model", format!("{catalog}/v{version}")));
+        return Err(Error::not_found(Resource::Model, format!("{catalog}/v{version}")));
     }
     get(conn, catalog, version)
 }

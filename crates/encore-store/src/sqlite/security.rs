@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::{now_ms, to_i64, to_u64};
-use crate::error::{Error, Result};
+use crate::error::{Error, Resource, Result};
 use crate::limits::check_catalog_name;
 use crate::types::{ApiKeyRecord, AuditEntry, NewApiKey, NewAuditEntry, Role};
 
@@ -49,7 +49,7 @@ pub(super) fn create_key(conn: &Connection, key: &NewApiKey) -> Result<ApiKeyRec
 fn get_key(conn: &Connection, id: u64) -> Result<ApiKeyRecord> {
     conn.query_row(&format!("{KEY_SELECT} WHERE id = ?1"), [to_i64("key id", id)?], key_from_row)
         .optional()?
-        .ok_or_else(|| Error::not_found("api_key", id.to_string()))
+        .ok_or_else(|| Error::not_found(Resource::ApiKey, id.to_string()))
 }
 
 pub(super) fn list_keys(conn: &Connection) -> Result<Vec<ApiKeyRecord>> {

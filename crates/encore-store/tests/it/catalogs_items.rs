@@ -1,4 +1,4 @@
-use encore_store::{Error, NewItem, SqliteStore, Store};
+use encore_store::{Error, NewItem, Resource, SqliteStore, Store};
 
 use crate::{event, temp_store};
 
@@ -14,7 +14,10 @@ fn catalogs_create_get_list_delete() {
     assert_eq!(store.get_catalog("music").unwrap(), music);
     let names: Vec<_> = store.list_catalogs().unwrap().into_iter().map(|c| c.name).collect();
     assert_eq!(names, ["films", "music"]);
-    assert!(matches!(store.get_catalog("games"), Err(Error::NotFound { kind: "catalog", .. })));
+    assert!(matches!(
+        store.get_catalog("games"),
+        Err(Error::NotFound { kind: Resource::Catalog, .. })
+    ));
     assert!(matches!(store.delete_catalog("games"), Err(Error::NotFound { .. })));
 }
 
@@ -97,7 +100,10 @@ fn items_upsert_get_list_delete() {
     assert_eq!(all, ["a", "b", "c"]);
 
     store.delete_item("music", "a").unwrap();
-    assert!(matches!(store.get_item("music", "a"), Err(Error::NotFound { kind: "item", .. })));
+    assert!(matches!(
+        store.get_item("music", "a"),
+        Err(Error::NotFound { kind: Resource::Item, .. })
+    ));
     assert!(matches!(store.delete_item("music", "a"), Err(Error::NotFound { .. })));
     assert_eq!(store.catalog_stats("music").unwrap().items, 2);
     assert_eq!(store.taken_down_items("music").unwrap(), ["a"]);

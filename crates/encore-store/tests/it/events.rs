@@ -1,4 +1,4 @@
-use encore_store::{Error, NewEvent, Store};
+use encore_store::{Error, NewEvent, Resource, Store};
 
 use crate::{event, temp_store};
 
@@ -31,7 +31,7 @@ fn append_returns_seq_range_and_events_read_back() {
     assert!(u1.windows(2).all(|w| w[0].seq < w[1].seq));
     assert!(matches!(
         store.user_events("music", "nobody"),
-        Err(Error::NotFound { kind: "user", .. })
+        Err(Error::NotFound { kind: Resource::User, .. })
     ));
     assert!(store.user_exists("music", "u2").unwrap());
     assert!(!store.user_exists("music", "nobody").unwrap());

@@ -1,4 +1,4 @@
-use encore_store::{Error, JobState, JobUpdate, NewModel, Store};
+use encore_store::{Error, JobState, JobUpdate, NewModel, Resource, Store};
 use serde_json::json;
 
 use crate::temp_store;
@@ -60,7 +60,10 @@ fn models_register_list_activate_delete() {
     assert_eq!(actives.len(), 1, "exactly one active model");
     assert_eq!(actives[0].version, 2);
     assert_eq!(store.active_model("films").unwrap(), None);
-    assert!(matches!(store.activate_model("music", 7), Err(Error::NotFound { kind: "model", .. })));
+    assert!(matches!(
+        store.activate_model("music", 7),
+        Err(Error::NotFound { kind: Resource::Model, .. })
+    ));
     assert_eq!(
         store.active_model("music").unwrap().unwrap().version,
         2,
@@ -158,7 +161,7 @@ fn jobs_lifecycle_and_restart() {
         ),
         Err(Error::Conflict(_))
     ));
-    assert!(matches!(store.get_job(999), Err(Error::NotFound { kind: "job", .. })));
+    assert!(matches!(store.get_job(999), Err(Error::NotFound { kind: Resource::Job, .. })));
 
     let queued = store.create_job("music", &json!({})).unwrap();
     drop(store);
