@@ -7,8 +7,8 @@
 //! else, and every error body has the same shape:
 //!
 //! ```json
-//! {"type": "urn:encore:problem:unknown_catalog", "title": "Not Found", "status": 404,
-//!  "detail": "catalog `films` does not exist", "code": "unknown_catalog"}
+//! {"type": "urn:encore:problem:catalog_not_found", "title": "Not Found", "status": 404,
+//!  "detail": "catalog `films` not found", "code": "catalog_not_found"}
 //! ```
 //!
 //! `code` is the stable, machine-readable part (clients branch on it); `detail` is for humans and may
@@ -28,11 +28,11 @@ const TYPE_PREFIX: &str = "urn:encore:problem:";
 /// An error response body (RFC 9457 problem details, plus Encore's stable `code`).
 #[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
 #[schema(example = json!({
-    "type": "urn:encore:problem:unknown_catalog",
+    "type": "urn:encore:problem:catalog_not_found",
     "title": "Not Found",
     "status": 404,
-    "detail": "catalog `films` does not exist",
-    "code": "unknown_catalog"
+    "detail": "catalog `films` not found",
+    "code": "catalog_not_found"
 }))]
 pub struct Problem {
     /// A URI naming the kind of problem: `urn:encore:problem:<code>`.
@@ -44,7 +44,7 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong, in words, naming the offending field, id or limit.
     pub detail: String,
-    /// Stable machine-readable error code (`malformed_json`, `invalid_field`, `unknown_catalog`, …).
+    /// Stable machine-readable error code (`malformed_json`, `invalid_field`, `catalog_not_found`, …).
     pub code: String,
     /// Per-field or per-row problems, when the request had several.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -147,7 +147,7 @@ impl From<encore_service::Error> for ApiError {
         if class == ErrorClass::Internal {
             return ApiError::internal(&error);
         }
-        let status = StatusCode::from_u16(class.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        let status = status_of(class);
         let errors = match &error {
             encore_service::Error::Invalid { field, message } => {
                 vec![FieldProblem { index: None, field: field.clone(), message: message.clone() }]
@@ -163,6 +163,21 @@ impl From<encore_service::Error> for ApiError {
                 .collect(),
         };
         ApiError { status, code: error.code(), detail: error.to_string(), errors }
+    }
+}
+
+/// The HTTP status of each class of service error: the only place status codes meet the
+/// service's errors.
+pub fn status_of(class: encore_service::ErrorClass) -> StatusCode {
+    use encore_service::ErrorClass as C;
+    match class {
+        C::BadRequest => StatusCode::BAD_REQUEST,
+        C::NotFound => StatusCode::NOT_FOUND,
+        C::Conflict => StatusCode::CONFLICT,
+        C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        C::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+        C::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        C::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

@@ -6,6 +6,8 @@
 
 use serde::Serialize;
 
+pub use encore_store::Resource;
+
 /// Result alias of the service layer.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -20,7 +22,8 @@ pub struct RowError {
     pub message: String,
 }
 
-/// What kind of failure an [`Error`] is, in HTTP terms; the server turns it into a status code.
+/// What kind of failure an [`Error`] is; the server maps each class to an HTTP status code
+/// (`encore_server::error`), the CLI to a message and an exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorClass {
@@ -40,29 +43,14 @@ pub enum ErrorClass {
     Internal,
 }
 
-impl ErrorClass {
-    /// The HTTP status code of this class.
-    pub fn status(self) -> u16 {
-        match self {
-            ErrorClass::BadRequest => 400,
-            ErrorClass::NotFound => 404,
-            ErrorClass::Conflict => 409,
-            ErrorClass::PayloadTooLarge => 413,
-            ErrorClass::Unprocessable => 422,
-            ErrorClass::Unavailable => 503,
-            ErrorClass::Internal => 500,
-        }
-    }
-}
-
 /// Everything a use case can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// An unknown catalog, item, user, model version or job.
     #[error("{kind} `{id}` not found")]
     NotFound {
-        /// What was looked up: `catalog`, `item`, `user`, `model`, `job`.
-        kind: &'static str,
+        /// What was looked up.
+        kind: Resource,
         /// The id that was not found.
         id: String,
     },
@@ -120,20 +108,20 @@ impl Error {
     }
 
     /// Shorthand for [`Error::NotFound`].
-    pub fn not_found(kind: &'static str, id: impl Into<String>) -> Self {
+    pub fn not_found(kind: Resource, id: impl Into<String>) -> Self {
         Error::NotFound { kind, id: id.into() }
     }
 
     /// A stable, machine-readable code (the last segment of the problem `type` URI).
     pub fn code(&self) -> &'static str {
         match self {
-            Error::NotFound { kind, .. } => match *kind {
-                "catalog" => "catalog_not_found",
-                "item" => "item_not_found",
-                "user" => "user_not_found",
-                "model" => "model_not_found",
-                "job" => "job_not_found",
-                _ => "not_found",
+            Error::NotFound { kind, .. } => match kind {
+                Resource::Catalog => "catalog_not_found",
+                Resource::Item => "item_not_found",
+                Resource::User => "user_not_found",
+                Resource::Model => "model_not_found",
+                Resource::Job => "job_not_found",
+                Resource::ApiKey => "not_found",
             },
             Error::Conflict(_) => "conflict",
             Error::Invalid { .. } => "invalid_field",
@@ -221,7 +209,7 @@ mod tests {
                 field: "weight".into(),
                 message: "must be finite".into(),
             }]),
-            Error::not_found("catalog", "music"),
+            Error::not_found(Resource::Catalog, "music"),
             Error::Conflict("exists".into()),
             Error::Engine(encore_core::Error::InvalidSpec {
                 spec: "ials:x=1".into(),
@@ -231,9 +219,9 @@ mod tests {
         ];
         for e in cases {
             assert_ne!(e.class(), ErrorClass::Internal, "{e}");
-            assert!(e.class().status() < 500, "{e}");
+            assert!(!matches!(e.class(), ErrorClass::Internal | ErrorClass::Unavailable), "{e}");
         }
-        assert_eq!(Error::not_found("job", "j1").code(), "job_not_found");
+        assert_eq!(Error::not_found(Resource::Job, "j1").code(), "job_not_found");
         assert_eq!(Error::NoActiveModel { catalog: "c".into() }.class(), ErrorClass::Conflict);
         assert_eq!(Error::NotReady("loading".into()).class(), ErrorClass::Unavailable);
     }

@@ -24,6 +24,18 @@
 //!
 //! One process serves a data directory: events written to the database by another process while
 //! the service runs are not seen until it restarts.
+//!
+//! ## Who calls what
+//!
+//! - `encore-server` calls [`Encore`] (and [`access`]) for every route.
+//! - The `encore` command line: `serve` and `demo` open an [`Encore`]; `import`, `import-items`
+//!   and `keys` use [`offline::DataDir`], which opens only the store, so they work beside a
+//!   running server; `train` runs [`training::train`], the pipeline of the training jobs, and
+//!   `evaluate` its measuring step [`training::fit_and_evaluate`].
+//! - The commands that are engine work on files, with no data directory and no state, call
+//!   `encore-core` directly and not this crate: `generate` (synthetic data), `recommend`,
+//!   `similar` and `explain` (queries of a model file), `export-edge` (a model file to an edge
+//!   file), and the reading of interaction files for `train` and `evaluate`.
 
 pub mod access;
 mod catalog_data;
@@ -33,11 +45,13 @@ pub mod error;
 pub mod jobs;
 pub mod limits;
 mod loaded;
+pub mod offline;
 pub mod recommend;
 mod service;
+pub mod training;
 pub mod users;
 pub mod validate;
 
 pub use config::ServiceConfig;
-pub use error::{Error, ErrorClass, Result, RowError};
+pub use error::{Error, ErrorClass, Resource, Result, RowError};
 pub use service::Encore;

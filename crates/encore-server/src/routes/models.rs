@@ -116,5 +116,7 @@ async fn cancel_job(
 
 /// Job ids are numbers; any other text names no job, which is a 404 like an unknown number.
 fn parse_job_id(text: &str) -> ApiResult<u64> {
-    text.parse().map_err(|_| ApiError::from(encore_service::Error::not_found("job", text)))
+    text.parse().map_err(|_| {
+        ApiError::from(encore_service::Error::not_found(encore_service::Resource::Job, text))
+    })
 }
