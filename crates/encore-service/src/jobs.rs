@@ -12,7 +12,8 @@
 //! 3. **Train** on all the snapshot's data — the served model has seen every event up to the
 //!    watermark, which is what lets [`crate::recommend`] use the model's own user parameters
 //!    for users without newer events. The holdout metrics are recorded as the estimate of how
-//!    this configuration performs.
+//!    this configuration performs. Steps 2 and 3 are [`crate::training::train`], the pipeline
+//!    `encore train` runs on a file.
 //! 4. **Register**: the model file is written to `DIR/models/<catalog>/v<N>.enc` (atomically) and
 //!    registered with its metrics and watermark.
 //! 5. **Activate** by policy: `always`; `never`; `if_better` activates when the catalog has no
@@ -21,15 +22,12 @@
 //! A job that a stop of the process interrupts is marked failed at the next start (the previous
 //! active model keeps serving); cancellation is polled between epochs.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use encore_core::eval::{evaluate, holdout_split};
 use encore_core::ids::IdMap;
 use encore_core::matrix::InteractionMatrix;
-use encore_core::model_file::ModelArtifact;
-use encore_core::models::{Algorithm, FitOptions, ModelConfig, ModelSpec};
+use encore_core::models::{Algorithm, ModelConfig, ModelSpec};
 use encore_core::progress::TrainingObserver;
 use encore_store::{JobRecord, JobState as StoreJobState, JobUpdate, ModelRecord, NewModel};
 use rustc_hash::FxHashMap;
@@ -37,6 +35,7 @@ use rustc_hash::FxHashMap;
 use crate::dto::{self, ActivatePolicy, JobState};
 use crate::error::{Error, Result};
 use crate::service::{CatalogState, Encore, Inner, metrics_map, not_found_as};
+use crate::training;
 
 /// The metric `if_better` compares.
 pub const COMPARE_METRIC: &str = "ndcg@10";
@@ -106,6 +105,39 @@ impl TrainingObserver for PhaseObserver<'_> {
     }
     fn is_cancelled(&self) -> bool {
         self.job.cancel.load(Ordering::Relaxed)
+    }
+}
+
+/// The job's view of the training pipeline: each fit reports into its share of the progress
+/// (holdout fit 0.05–0.45, final fit up to 0.95), and the holdout metrics are recorded at once.
+struct JobProgress<'a> {
+    inner: &'a Inner,
+    job: &'a LiveJob,
+    holdout: bool,
+}
+
+impl training::Progress for JobProgress<'_> {
+    fn fit(
+        &self,
+        stage: training::Stage,
+        run: &mut dyn FnMut(&dyn TrainingObserver) -> Result<encore_core::models::Model>,
+    ) -> Result<encore_core::models::Model> {
+        let start = match stage {
+            training::Stage::Measure => 0.05,
+            training::Stage::Final if self.holdout => 0.5,
+            training::Stage::Final => 0.05,
+        };
+        let span = if stage == training::Stage::Measure { 0.4 } else { 0.95 - start };
+        run(&PhaseObserver { inner: self.inner, job: self.job, start, span })
+    }
+
+    fn evaluated(&self, metrics: &encore_core::eval::Metrics) -> Result<()> {
+        let metrics = serde_json::to_value(training::named_metrics(metrics))
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let update =
+            JobUpdate { progress: Some(0.5), metrics: Some(metrics), ..Default::default() };
+        self.inner.store.update_job(self.job.id, &update)?;
+        Ok(())
     }
 }
 
@@ -365,39 +397,17 @@ impl Inner {
         self.store
             .update_job(live.id, &JobUpdate { progress: Some(0.05), ..Default::default() })?;
 
-        // 2. Evaluate on a holdout split.
-        let mut metrics = BTreeMap::new();
-        let train_start = if let Some(fraction) = holdout {
-            let (train, test) = holdout_split(&matrix, fraction, self.config.seed)?;
-            let observer = PhaseObserver { inner: self, job: live, start: 0.05, span: 0.4 };
-            let model = config.fit(&train, &self.fit_options(&observer))?;
-            let m = evaluate(model.recommender(), &train, &test, 10);
-            metrics.extend(m.named().into_iter().filter(|(_, v)| v.is_finite()));
-            let update = JobUpdate {
-                progress: Some(0.5),
-                metrics: Some(
-                    serde_json::to_value(&metrics).map_err(|e| Error::Internal(e.to_string()))?,
-                ),
-                ..Default::default()
-            };
-            self.store.update_job(live.id, &update)?;
-            0.5
-        } else {
-            0.05
+        // 2-3. Evaluate on a holdout split, then train on everything: the shared pipeline.
+        let plan = training::Plan {
+            config: &config,
+            seed: self.config.seed,
+            memory_limit_bytes: self.config.memory_limit_bytes,
+            holdout: holdout.map(|fraction| training::Holdout { fraction, k: 10 }),
         };
-
-        // 3. Train on everything.
-        let observer =
-            PhaseObserver { inner: self, job: live, start: train_start, span: 0.95 - train_start };
-        let model = config.fit(&matrix, &self.fit_options(&observer))?;
-        let mut artifact = ModelArtifact::new(
-            model,
-            users,
-            items,
-            matrix,
-            Some(format!("catalog {}", state.name)),
-        );
-        artifact.header.metrics = metrics.clone();
+        let data = encore_core::data::Dataset { users, items, matrix };
+        let progress = JobProgress { inner: self, job: live, holdout: holdout.is_some() };
+        let training::Trained { mut artifact, metrics } =
+            training::train(data, &plan, Some(format!("catalog {}", state.name)), &progress)?;
 
         // 4. Register, with users erased meanwhile removed.
         let record = {
@@ -452,27 +462,14 @@ impl Inner {
         Ok(record.version)
     }
 
-    fn fit_options<'a>(&self, observer: &'a dyn TrainingObserver) -> FitOptions<'a> {
-        FitOptions {
-            seed: self.config.seed,
-            observer,
-            memory_limit_bytes: self.config.memory_limit_bytes,
-        }
-    }
-
     /// Streams the catalog's events up to `watermark` into id maps and a matrix.
     fn snapshot(&self, catalog: &str, watermark: u64) -> Result<(IdMap, IdMap, InteractionMatrix)> {
-        let mut users = IdMap::new();
-        let mut items = IdMap::new();
-        let (mut rows, mut cols, mut vals) = (Vec::new(), Vec::new(), Vec::new());
+        let mut builder = training::DatasetBuilder::new();
         self.store.for_each_training_event(catalog, Some(watermark), &mut |e| {
-            rows.push(users.get_or_insert(e.user_id));
-            cols.push(items.get_or_insert(e.item_id));
-            vals.push(e.weight);
+            builder.push(e.user_id, e.item_id, e.weight);
         })?;
-        let matrix =
-            InteractionMatrix::from_triplets(users.len(), items.len(), &rows, &cols, &vals)?;
-        Ok((users, items, matrix))
+        let data = builder.finish()?;
+        Ok((data.users, data.items, data.matrix))
     }
 }
 

@@ -3,19 +3,20 @@
 //! With `--holdout` the spec is first trained on a per-user holdout split and evaluated; those
 //! metrics are recorded in the model file's header, and the saved model is then trained on ALL
 //! the data (the metrics estimate how well this configuration generalises; the saved model
-//! should not lose a fifth of the history).
+//! should not lose a fifth of the history). The pipeline is the service's
+//! ([`encore_service::training`]), the same one a `POST /v1/catalogs/{c}/models` job runs.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
 use encore_core::data::{Format, ReadOptions};
-use encore_core::eval::{TestSet, evaluate_test_set, holdout_split};
-use encore_core::matrix::InteractionMatrix;
-use encore_core::model_file::ModelArtifact;
-use encore_core::models::{FitOptions, Model};
+use encore_core::eval::{Evaluation, Metrics, TestSet};
+use encore_core::models::Model;
+use encore_core::progress::TrainingObserver;
+use encore_service::training::{self, Stage};
 
-use super::specs::{self, CheckedSpec};
+use super::specs;
 use crate::input::{self, FORMAT_HELP, parse_format};
 use crate::progress::{EpochBar, Ui};
 use crate::size::{format_bytes, parse_size};
@@ -69,47 +70,27 @@ pub struct Args {
     pub json: bool,
 }
 
-/// Runs `encore train`.
+/// Runs `encore train`: reads the file, then runs the service's training pipeline
+/// ([`encore_service::training::train`], the one the server's training jobs run) and saves the
+/// artifact.
 pub fn run(args: Args, ui: &Ui) -> anyhow::Result<()> {
     let checked = specs::check(&args.model)?;
     let options = ReadOptions { format: args.format, skip_bad_lines: args.skip_bad_lines };
     let data = input::read_dataset(&args.input, &options, ui)?;
 
-    let mut metrics = None;
-    if let Some(fraction) = args.holdout {
-        let (train, test) = holdout_split(&data.matrix, fraction, args.seed)
-            .with_context(|| format!("cannot split {}", args.input.display()))?;
-        let test = TestSet::from_matrix(&test);
-        if test.lists.is_empty() {
-            anyhow::bail!("no user has 5 or more distinct items, so nothing can be held out");
-        }
-        let model = fit(&checked, &train, &args, ui, "on the holdout split")?;
-        let k = args.k as usize;
-        let progress = ui.counter(test.lists.len() as u64, "evaluating", "users");
-        let evaluation =
-            evaluate_test_set(model.recommender(), &train, &test, k, &|| progress.inc(1))?;
-        progress.finish_and_clear();
-        ui.note(format!(
-            "holdout {fraction}: ndcg@{k} {:.4}, precision@{k} {:.4}, recall@{k} {:.4} over {} users",
-            evaluation.metrics.ndcg,
-            evaluation.metrics.precision,
-            evaluation.metrics.recall,
-            evaluation.metrics.users
-        ));
-        metrics = Some(evaluation.metrics);
-    }
-
-    let model = fit(&checked, &data.matrix, &args, ui, "on all data")?;
-    let mut artifact = ModelArtifact::new(
-        model,
-        data.users,
-        data.items,
-        data.matrix,
-        Some(args.input.display().to_string()),
-    );
-    if let Some(m) = &metrics {
-        artifact.header.metrics = m.named().into_iter().collect();
-    }
+    let plan = training::Plan {
+        config: &checked.config,
+        seed: args.seed,
+        memory_limit_bytes: args.memory_limit,
+        holdout: args.holdout.map(|fraction| training::Holdout { fraction, k: args.k as usize }),
+    };
+    let progress = TrainProgress { ui, name: checked.spec.text(), fraction: args.holdout };
+    let trained_on = Some(args.input.display().to_string());
+    let artifact = training::train(data, &plan, trained_on, &progress)
+        .with_context(|| {
+            format!("cannot train {} on {}", checked.spec.text(), args.input.display())
+        })?
+        .artifact;
     let bytes = artifact
         .save(&args.output)
         .with_context(|| format!("cannot write the model file {}", args.output.display()))?;
@@ -141,21 +122,66 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn fit(
-    checked: &CheckedSpec,
-    matrix: &InteractionMatrix,
-    args: &Args,
-    ui: &Ui,
-    what: &str,
-) -> anyhow::Result<Model> {
-    let name = checked.spec.text();
-    let bar = EpochBar::new(ui, name);
-    let options =
-        FitOptions { seed: args.seed, observer: &bar, memory_limit_bytes: args.memory_limit };
-    let start = Instant::now();
-    let model = checked.config.fit(matrix, &options);
-    bar.finish();
-    let model = model.with_context(|| format!("training {name}"))?;
-    ui.note(format!("trained {name} {what} in {:.2} s", start.elapsed().as_secs_f64()));
-    Ok(model)
+/// The terminal's view of the pipeline: an epoch bar per fit, a bar while evaluating, notes.
+struct TrainProgress<'a> {
+    ui: &'a Ui,
+    name: &'a str,
+    fraction: Option<f64>,
+}
+
+impl training::Progress for TrainProgress<'_> {
+    fn fit(
+        &self,
+        stage: Stage,
+        run: &mut dyn FnMut(&dyn TrainingObserver) -> encore_service::Result<Model>,
+    ) -> encore_service::Result<Model> {
+        let bar = EpochBar::new(self.ui, self.name);
+        let start = Instant::now();
+        let model = run(&bar);
+        bar.finish();
+        let what = match stage {
+            Stage::Measure => "on the holdout split",
+            Stage::Final => "on all data",
+        };
+        let model = model?;
+        self.ui.note(format!(
+            "trained {} {what} in {:.2} s",
+            self.name,
+            start.elapsed().as_secs_f64()
+        ));
+        Ok(model)
+    }
+
+    fn holdout_made(&self, test: &TestSet) -> encore_service::Result<()> {
+        if test.lists.is_empty() {
+            return Err(encore_service::Error::Unprocessable(
+                "no user has 5 or more distinct items, so nothing can be held out".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn evaluate(
+        &self,
+        users: usize,
+        run: &mut dyn FnMut(&(dyn Fn() + Sync)) -> encore_service::Result<Evaluation>,
+    ) -> encore_service::Result<Evaluation> {
+        let progress = self.ui.counter(users as u64, "evaluating", "users");
+        let evaluation = run(&|| progress.inc(1));
+        progress.finish_and_clear();
+        evaluation
+    }
+
+    fn evaluated(&self, m: &Metrics) -> encore_service::Result<()> {
+        let k = m.k;
+        self.ui.note(format!(
+            "holdout {}: ndcg@{k} {:.4}, precision@{k} {:.4}, recall@{k} {:.4} over {} users",
+            self.fraction.unwrap_or_default(),
+            m.ndcg,
+            m.precision,
+            m.recall,
+            m.users
+        ));
+        Ok(())
+    }
 }
