@@ -5,6 +5,26 @@
 //! variant of [`Command`] plus one module. Errors are `anyhow` here and only here; they are printed
 //! as `error: …` with their causes, and the process exits non-zero (2 for an unknown user or item,
 //! the same code clap uses for bad usage; 1 for everything else).
+//!
+//! ## Which layer a command calls
+//!
+//! A command that performs one of Encore's use cases goes through `encore-service`, so the
+//! command line and the HTTP API share one implementation and one set of input rules:
+//!
+//! - `serve` and `demo` open the service (`encore_service::Encore`) and serve it with
+//!   `encore-server`; `demo` trains its model as a service training job.
+//! - `import`, `import-items` and `keys` run `encore_service::offline::DataDir`, which opens only
+//!   the store, so they also work while `encore serve` runs on the same directory.
+//! - `train` runs the service's training pipeline (`encore_service::training::train`, the one
+//!   `POST /v1/catalogs/{c}/models` jobs run) and saves the artifact to `--output`; `evaluate`
+//!   runs its measuring step (`encore_service::training::fit_and_evaluate`) per model.
+//!
+//! The commands that are engine work on files — no data directory, nothing to keep — call
+//! `encore-core` directly: `generate` (`encore_core::synth`), `recommend`, `similar` and
+//! `explain` (`encore_core::model_file` and the model's `Recommender`), `export-edge`
+//! (`encore_core::edge_export`), and reading interaction files for `train` and `evaluate`
+//! (`input.rs`, `encore_core::data`'s parallel reader) and their `--holdout`/`--test` sets
+//! (`encore_core::eval`).
 
 mod commands;
 mod input;

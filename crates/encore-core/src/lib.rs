@@ -1,7 +1,9 @@
 //! # encore-core — Encore's recommendation engine
 //!
 //! Everything that is *computed* lives here, and nothing that talks to the outside world: no async,
-//! no HTTP, no database. The server and the CLI reach it through `encore-service`.
+//! no HTTP, no database. The server reaches it through `encore-service`, and so do the CLI's use
+//! cases (import, keys, train, evaluate); the CLI's engine work on files (`generate`, `recommend`,
+//! `similar`, `explain`, `export-edge`, reading interaction files) calls it directly.
 //!
 //! The data flows through the modules in this order:
 //!

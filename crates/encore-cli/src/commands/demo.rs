@@ -12,8 +12,9 @@ use encore_core::data::{Format, ReadOptions};
 use encore_core::synth::{SynthConfig, generate_interactions, generate_items};
 use encore_server::{AppState, LogFormat, ServerConfig};
 use encore_service::dto::{ActivatePolicy, JobState, TrainRequest};
+use encore_service::offline::DataDir;
 use encore_service::{Encore, ServiceConfig};
-use encore_store::{NewItem, SqliteStore, Store};
+use encore_store::NewItem;
 
 /// The catalog the demo creates.
 const CATALOG: &str = "music";
@@ -98,16 +99,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// True when `dir` already holds the demo catalog with an active model.
 fn has_active_model(dir: &std::path::Path) -> anyhow::Result<bool> {
-    if !dir.join("encore.db").exists() {
+    if !DataDir::exists(dir) {
         return Ok(false);
     }
-    let store = SqliteStore::open(dir)
+    let data = DataDir::open(dir)
         .with_context(|| format!("cannot open the store in {}", dir.display()))?;
-    match store.active_model(CATALOG) {
-        Ok(active) => Ok(active.is_some()),
-        Err(encore_store::Error::NotFound { .. }) => Ok(false),
-        Err(error) => Err(error).context("cannot read the model registry"),
-    }
+    data.has_active_model(CATALOG).context("cannot read the model registry")
 }
 
 fn open_service(dir: &std::path::Path) -> anyhow::Result<Encore> {
@@ -147,15 +144,11 @@ fn prepare(args: &Args, data_dir: &std::path::Path) -> anyhow::Result<Encore> {
         generate_interactions(&synth, &mut out).context("cannot generate the interactions")?;
     drop(out);
 
-    // Import through the store before the service opens: the service builds its in-memory index
-    // from the store when it opens.
+    // Import offline before the service opens: the service builds its in-memory index from the
+    // store when it opens.
     {
-        let store = SqliteStore::open(data_dir)
+        let store = DataDir::open(data_dir)
             .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
-        match store.create_catalog(CATALOG) {
-            Ok(_) | Err(encore_store::Error::Conflict(_)) => {}
-            Err(error) => return Err(error).context("cannot create the demo catalog"),
-        }
         let items: Vec<NewItem> = generate_items(&synth)
             .into_iter()
             .map(|item| NewItem {
@@ -170,7 +163,7 @@ fn prepare(args: &Args, data_dir: &std::path::Path) -> anyhow::Result<Encore> {
         store.upsert_items(CATALOG, &items).context("cannot store the demo items")?;
         let options = ReadOptions { format: Format::Tsv, skip_bad_lines: false };
         let report = store
-            .import_records(CATALOG, &file, &options, &mut |_| {})
+            .import_events(CATALOG, &file, &options, &mut |_| {})
             .context("cannot import the demo interactions")?;
         eprintln!(
             "imported {} plays and {} items in {:.1} s",

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use encore_core::data::{Format, ReadOptions};
-use encore_store::{SqliteStore, Store};
+use encore_service::offline::DataDir;
 
 use crate::input::{FORMAT_HELP, parse_catalog, parse_format};
 use crate::progress::Ui;
@@ -45,13 +45,13 @@ pub struct Args {
     pub file: PathBuf,
 }
 
-/// Runs `encore import`.
+/// Runs `encore import` through the service's [`DataDir::import_events`].
 pub fn run(args: Args, ui: &Ui) -> anyhow::Result<()> {
-    let store = SqliteStore::open(&args.data_dir)
+    let dir = DataDir::open(&args.data_dir)
         .with_context(|| format!("cannot open the store in {}", args.data_dir.display()))?;
     let options = ReadOptions { format: args.format, skip_bad_lines: args.skip_bad_lines };
     let spinner = ui.spinner(format!("importing {}", args.file.display()));
-    let result = store.import_records(&args.catalog, &args.file, &options, &mut |rows| {
+    let result = dir.import_events(&args.catalog, &args.file, &options, &mut |rows| {
         spinner.set_message(format!("importing {}: {rows} rows", args.file.display()));
     });
     spinner.finish_and_clear();
@@ -78,6 +78,8 @@ pub fn run(args: Args, ui: &Ui) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use encore_store::{SqliteStore, Store};
+
     use super::*;
 
     fn args(data_dir: &std::path::Path, file: &str, skip_bad_lines: bool) -> Args {

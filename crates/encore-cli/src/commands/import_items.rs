@@ -8,8 +8,8 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use encore_service::offline::DataDir;
 use encore_store::item_files::ItemFormat;
-use encore_store::{SqliteStore, Store};
 
 /// Options of `encore import-items`.
 #[derive(Debug, clap::Args)]
@@ -42,11 +42,11 @@ fn parse_item_format(text: &str) -> Result<ItemFormat, String> {
     text.parse::<ItemFormat>().map_err(|e| e.to_string())
 }
 
-/// Runs `encore import-items`.
+/// Runs `encore import-items` through the service's [`DataDir::import_items`].
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let store = SqliteStore::open(&args.data_dir)
+    let dir = DataDir::open(&args.data_dir)
         .with_context(|| format!("cannot open the store in {}", args.data_dir.display()))?;
-    let report = store.import_items(&args.catalog, &args.file, args.format).with_context(|| {
+    let report = dir.import_items(&args.catalog, &args.file, args.format).with_context(|| {
         format!("cannot import items from {} into catalog `{}`", args.file.display(), args.catalog)
     })?;
     let rate = report.items as f64 / report.seconds.max(1e-9);
@@ -72,6 +72,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use encore_store::{SqliteStore, Store};
+
     use super::*;
 
     #[test]

@@ -1,14 +1,15 @@
 //! `encore keys`: create, list and revoke the API keys of a data directory.
 //!
-//! These work on the store directly, so they also work while `encore serve` runs on the same
-//! directory: the server re-reads its key table every second. Each act is recorded in the audit
-//! log as done by the command line (no key id).
+//! These are the service's offline use cases ([`encore_service::offline::DataDir`]): they open
+//! only the store, so they also work while `encore serve` runs on the same directory (the server
+//! re-reads its key table every second). Each act is recorded in the audit log as done by the
+//! command line (no key id).
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
-use encore_service::access::{Access, CreateKey, KeyInfo, Role};
+use encore_service::access::{CreateKey, KeyInfo, Role};
+use encore_service::offline::DataDir;
 
 /// Manage API keys (`Authorization: Bearer <key>` on every `/v1` route).
 #[derive(Debug, clap::Args)]
@@ -71,28 +72,21 @@ fn parse_role(text: &str) -> Result<Role, String> {
     Role::parse(text).ok_or_else(|| format!("unknown role `{text}`; use reader, writer or admin"))
 }
 
-fn open(data_dir: &std::path::Path) -> anyhow::Result<Access> {
-    let store = encore_store::SqliteStore::open(data_dir)
-        .with_context(|| format!("cannot open the data directory {}", data_dir.display()))?;
-    Ok(Access::open(Arc::new(store))?)
+fn open(data_dir: &std::path::Path) -> anyhow::Result<DataDir> {
+    DataDir::open(data_dir)
+        .with_context(|| format!("cannot open the data directory {}", data_dir.display()))
 }
 
 /// Runs `encore keys …`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         KeysCommand::Create(a) => {
-            let access = open(&a.data_dir)?;
-            let created =
-                access.create_key(&CreateKey { name: a.name, role: a.role, catalog: a.catalog })?;
+            let created = open(&a.data_dir)?.create_key(&CreateKey {
+                name: a.name,
+                role: a.role,
+                catalog: a.catalog,
+            })?;
             let key = &created.key;
-            access.audit(
-                None,
-                "key.create",
-                &format!("/v1/keys/{}", key.id),
-                "ok",
-                serde_json::json!({"via": "cli", "key_id": key.id, "role": key.role.as_str(),
-                    "catalog": key.catalog, "prefix": key.prefix}),
-            )?;
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&created)?);
             } else {
@@ -129,15 +123,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
         KeysCommand::Revoke(a) => {
-            let access = open(&a.data_dir)?;
-            let key = access.revoke_key(a.id)?;
-            access.audit(
-                None,
-                "key.revoke",
-                &format!("/v1/keys/{}", key.id),
-                "ok",
-                serde_json::json!({"via": "cli"}),
-            )?;
+            let key = open(&a.data_dir)?.revoke_key(a.id)?;
             println!("revoked key {} `{}` ({})", key.id, key.name, key.prefix);
         }
     }

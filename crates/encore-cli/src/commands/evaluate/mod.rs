@@ -3,20 +3,25 @@
 //! plus training time, peak memory and model-file size.
 //!
 //! The data is either a train file and a test file (the shared splits), or one file split with
-//! the protocol's per-user holdout rule.
+//! the protocol's per-user holdout rule. Each model is fitted and measured by the service's
+//! training pipeline ([`encore_service::training::fit_and_evaluate`]), so `encore evaluate`,
+//! `encore train --holdout` and a training job measure a spec the same way.
 
 mod report;
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
 use encore_core::data::{Format, ReadOptions};
-use encore_core::eval::{TestSet, evaluate_test_set, holdout_split};
+use encore_core::eval::{Evaluation, TestSet, holdout_split};
 use encore_core::ids::IdMap;
 use encore_core::matrix::InteractionMatrix;
 use encore_core::model_file::ModelArtifact;
-use encore_core::models::{FitOptions, Model};
+use encore_core::models::Model;
+use encore_core::progress::TrainingObserver;
+use encore_service::training;
 
 use self::report::{ModelResult, Report};
 use super::specs::{self, CheckedSpec};
@@ -160,7 +165,9 @@ fn load(args: &Args, options: &ReadOptions, ui: &Ui) -> anyhow::Result<(TrainDat
     Ok((TrainData { users: dataset.users, items: dataset.items, train }, test))
 }
 
-/// Trains and evaluates one model; returns its results and its top-K lists.
+/// Trains and evaluates one model with the service's measuring step
+/// ([`training::fit_and_evaluate`], the holdout step of `encore train` and of training jobs);
+/// returns its results and its top-K lists.
 fn evaluate_one(
     checked: &CheckedSpec,
     data: &mut TrainData,
@@ -173,22 +180,17 @@ fn evaluate_one(
     let name = checked.spec.text();
     let peak_is_per_model = memory::reset_peak();
 
-    let bar = EpochBar::new(ui, name);
-    let options =
-        FitOptions { seed: args.seed, observer: &bar, memory_limit_bytes: args.memory_limit };
-    let start = Instant::now();
-    let fitted = checked.config.fit(&data.train, &options);
-    let train_seconds = start.elapsed().as_secs_f64();
-    bar.finish();
-    let model = fitted.with_context(|| format!("training {name}"))?;
-
-    let progress = ui.counter(test.lists.len() as u64, format!("evaluating {name}"), "users");
-    let start = Instant::now();
-    let evaluation =
-        evaluate_test_set(model.recommender(), &data.train, test, k, &|| progress.inc(1))
-            .with_context(|| format!("evaluating {name}"))?;
-    let eval_seconds = start.elapsed().as_secs_f64();
-    progress.finish_and_clear();
+    let plan = training::Plan {
+        config: &checked.config,
+        seed: args.seed,
+        memory_limit_bytes: args.memory_limit,
+        holdout: None,
+    };
+    let progress =
+        EvaluateProgress { ui, name, train_seconds: Cell::new(0.0), eval_seconds: Cell::new(0.0) };
+    let (model, evaluation) = training::fit_and_evaluate(&plan, &data.train, test, k, &progress)
+        .with_context(|| format!("training and evaluating {name}"))?;
+    let (train_seconds, eval_seconds) = (progress.train_seconds.get(), progress.eval_seconds.get());
     let peak_memory_bytes = memory::peak_bytes();
 
     let model_size_bytes = saved_size(model, data, &size_dir.join("model.enc"))
@@ -208,6 +210,42 @@ fn evaluate_one(
         model_size_bytes,
     };
     Ok((result, evaluation.recommendations))
+}
+
+/// The terminal's view of one model's fit and evaluation, timing each.
+struct EvaluateProgress<'a> {
+    ui: &'a Ui,
+    name: &'a str,
+    train_seconds: Cell<f64>,
+    eval_seconds: Cell<f64>,
+}
+
+impl training::Progress for EvaluateProgress<'_> {
+    fn fit(
+        &self,
+        _stage: training::Stage,
+        run: &mut dyn FnMut(&dyn TrainingObserver) -> encore_service::Result<Model>,
+    ) -> encore_service::Result<Model> {
+        let bar = EpochBar::new(self.ui, self.name);
+        let start = Instant::now();
+        let model = run(&bar);
+        self.train_seconds.set(start.elapsed().as_secs_f64());
+        bar.finish();
+        model
+    }
+
+    fn evaluate(
+        &self,
+        users: usize,
+        run: &mut dyn FnMut(&(dyn Fn() + Sync)) -> encore_service::Result<Evaluation>,
+    ) -> encore_service::Result<Evaluation> {
+        let progress = self.ui.counter(users as u64, format!("evaluating {}", self.name), "users");
+        let start = Instant::now();
+        let evaluation = run(&|| progress.inc(1));
+        self.eval_seconds.set(start.elapsed().as_secs_f64());
+        progress.finish_and_clear();
+        evaluation
+    }
 }
 
 /// The size of the model file `model` would be saved as. The training data is moved into the
