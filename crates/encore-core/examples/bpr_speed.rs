@@ -14,7 +14,7 @@
 
 use std::time::Instant;
 
-use encore_core::ids::IdMap;
+use encore_core::data::{Format, ReadOptions, parse_interactions};
 use encore_core::matrix::InteractionMatrix;
 use encore_core::models::FitOptions;
 use encore_core::models::bpr::{BprConfig, BprModel};
@@ -51,20 +51,9 @@ fn cpu_seconds() -> Option<f64> {
 }
 
 fn parse_tsv(bytes: &[u8]) -> Result<InteractionMatrix, String> {
-    let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
-    let (mut users, mut items) = (IdMap::new(), IdMap::new());
-    let (mut r, mut c, mut v) = (vec![], vec![], vec![]);
-    for (n, line) in text.lines().enumerate() {
-        let mut f = line.split('\t');
-        let (Some(u), Some(i), Some(w)) = (f.next(), f.next(), f.next()) else {
-            return Err(format!("line {}: expected user<TAB>item<TAB>weight", n + 1));
-        };
-        r.push(users.get_or_insert(u));
-        c.push(items.get_or_insert(i));
-        v.push(w.parse::<f32>().map_err(|e| format!("line {}: {e}", n + 1))?);
-    }
-    InteractionMatrix::from_triplets(users.len(), items.len(), &r, &c, &v)
-        .map_err(|e| e.to_string())
+    let options = ReadOptions { format: Format::Tsv, skip_bad_lines: false };
+    let data = parse_interactions(bytes, "the data set", &options).map_err(|e| e.to_string())?;
+    Ok(data.into_dataset().map_err(|e| e.to_string())?.matrix)
 }
 
 fn main() {

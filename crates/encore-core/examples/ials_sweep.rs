@@ -6,114 +6,73 @@
 //! ```
 //!
 //! Each `DATA_DIR` holds `train.tsv` and `test.tsv` (`user<TAB>item<TAB>weight`, as in
-//! `../shared/eval/splits/*`). For every spec and data set, the model is trained on `train.tsv`
-//! and every user with a test item gets a full ranking of the training catalogue without their
-//! training items; NDCG@10 and P@10 follow `../shared/eval/PROTOCOL.md`. Output is one
+//! `../shared/eval/splits/*`), read with `encore_core::data`. For every spec and data set, the
+//! model is trained on `train.tsv` and measured with `encore_core::eval` (the exact full-ranking
+//! protocol of `../shared/eval/PROTOCOL.md` that `encore evaluate` uses: test users unknown to
+//! training are skipped); NDCG@10 and P@10 are printed. Output is one
 //! tab-separated line per (data set, spec) with the median over seeds. `--recs` also writes the
 //! top 10 of the last run as `user<TAB>rank<TAB>item` for `eval.py`, to cross-check this harness;
 //! `--epochs` prints each epoch's time and loss to stderr; `--train-only` skips the evaluation.
 
-use std::collections::HashMap;
 use std::io::Write;
+use std::path::Path;
 use std::time::Instant;
 
-use encore_core::ids::IdMap;
-use encore_core::matrix::InteractionMatrix;
-use encore_core::models::{FitOptions, ModelConfig, ModelSpec, Query};
+use encore_core::data::{Dataset, Format, ReadOptions, read_interactions};
+use encore_core::eval::{Metrics, TestSet, evaluate_test_set};
+use encore_core::models::{FitOptions, ModelConfig, ModelSpec};
 use encore_core::progress::TrainingObserver;
-use encore_core::topk::top_n;
 
+/// A shared split: the training data and the test set in its index space.
 struct Split {
-    users: IdMap,
-    items: IdMap,
-    train: InteractionMatrix,
-    /// Test items per user row (items unknown to the catalogue are kept as `None` so that they
-    /// still count in the ideal DCG, as the protocol says).
-    test: Vec<(u32, Vec<Option<u32>>)>,
+    train: Dataset,
+    test: TestSet,
 }
 
-fn read_tsv(path: &str) -> Result<Vec<(String, String, f32)>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(n, line)| {
-            let mut f = line.split('\t');
-            match (f.next(), f.next(), f.next().map(str::parse::<f32>)) {
-                (Some(u), Some(i), Some(Ok(w))) => Ok((u.to_string(), i.to_string(), w)),
-                _ => Err(format!("{path}:{}: expected user<TAB>item<TAB>weight", n + 1)),
-            }
-        })
-        .collect()
-}
-
+/// Reads `DIR/train.tsv` and `DIR/test.tsv` with the engine's reader and maps the test file into
+/// the training index space ([`TestSet::from_pairs`]: test items unknown to training still count
+/// in the ideal DCG, as the protocol says).
 fn load(dir: &str) -> Result<Split, String> {
-    let train_rows = read_tsv(&format!("{dir}/train.tsv"))?;
-    let (mut users, mut items) = (IdMap::new(), IdMap::new());
-    let (mut r, mut c, mut v) = (vec![], vec![], vec![]);
-    for (u, i, w) in &train_rows {
-        r.push(users.get_or_insert(u));
-        c.push(items.get_or_insert(i));
-        v.push(*w);
-    }
-    let train = InteractionMatrix::from_triplets(users.len(), items.len(), &r, &c, &v)
-        .map_err(|e| e.to_string())?;
-    let mut test: HashMap<u32, Vec<Option<u32>>> = HashMap::new();
-    for (u, i, _) in read_tsv(&format!("{dir}/test.tsv"))? {
-        // A test user absent from train has no row; the protocol scores such a user 0.
-        let row = users.get_or_insert(&u);
-        test.entry(row).or_default().push(items.get(&i));
-    }
-    let mut test: Vec<_> = test.into_iter().collect();
-    test.sort_by_key(|(u, _)| *u);
-    Ok(Split { users, items, train, test })
+    let options = ReadOptions { format: Format::Tsv, skip_bad_lines: false };
+    let read = |name: &str| {
+        read_interactions(&Path::new(dir).join(name), &options).map_err(|e| e.to_string())
+    };
+    let train = read("train.tsv")?.into_dataset().map_err(|e| e.to_string())?;
+    let test = read("test.tsv")?;
+    let pairs = test
+        .user_idx
+        .iter()
+        .zip(&test.item_idx)
+        .map(|(&u, &i)| (test.users.id(u), test.items.id(i)));
+    let test = TestSet::from_pairs(&train.users, &train.items, pairs);
+    Ok(Split { train, test })
 }
 
-struct Metrics {
-    ndcg: f64,
-    precision: f64,
-}
-
+/// The protocol's metrics at 10 through the public evaluation API, and the top-10 lists as
+/// `user<TAB>rank<TAB>item` lines into `recs`.
 fn evaluate(
     split: &Split,
     model: &encore_core::models::Model,
     recs: Option<&mut dyn Write>,
-) -> Metrics {
-    let rec = model.recommender();
-    let mut scores = vec![0f32; rec.n_items()];
-    let (mut ndcg, mut precision) = (0.0, 0.0);
-    let mut lines = String::new();
-    for (u, truth) in &split.test {
-        let ideal: f64 = (0..truth.len().min(10)).map(|r| 1.0 / ((r + 2) as f64).log2()).sum();
-        if (*u as usize) >= split.train.n_rows() {
-            continue;
-        }
-        let row = split.train.row(*u as usize);
-        let q = Query { user: Some(*u), items: row.indices, weights: row.values };
-        rec.score(&q, &mut scores);
-        let top = top_n(&scores, 10, row.indices);
-        let mut dcg = 0.0;
-        let mut hits = 0;
-        for (rank, s) in top.iter().enumerate() {
-            if truth.contains(&Some(s.item)) {
-                dcg += 1.0 / ((rank + 2) as f64).log2();
-                hits += 1;
-            }
-            lines.push_str(&format!(
-                "{}\t{}\t{}\n",
-                split.users.id(*u),
-                rank + 1,
-                split.items.id(s.item)
-            ));
-        }
-        ndcg += dcg / ideal;
-        precision += hits as f64 / 10.0;
-    }
+) -> Result<Metrics, String> {
+    let evaluation =
+        evaluate_test_set(model.recommender(), &split.train.matrix, &split.test, 10, &|| {})
+            .map_err(|e| e.to_string())?;
     if let Some(w) = recs {
-        w.write_all(lines.as_bytes()).expect("write recs");
+        let mut lines = String::new();
+        for ((user, _), top) in split.test.lists.iter().zip(&evaluation.recommendations) {
+            for (rank, &item) in top.iter().enumerate() {
+                lines.push_str(&format!(
+                    "{}\t{}\t{}\n",
+                    split.train.users.id(*user),
+                    rank + 1,
+                    split.train.items.id(item)
+                ));
+            }
+        }
+        w.write_all(lines.as_bytes()).map_err(|e| e.to_string())?;
     }
-    let n = split.test.len() as f64;
-    Metrics { ndcg: ndcg / n, precision: precision / n }
+    Ok(evaluation.metrics)
 }
 
 /// Prints each epoch's duration and loss to stderr (`--epochs`).
@@ -171,7 +130,7 @@ fn main() -> Result<(), String> {
                 if log_epochs {
                     opts.observer = &log;
                 }
-                let model = cfg.fit(&split.train, &opts).map_err(|e| e.to_string())?;
+                let model = cfg.fit(&split.train.matrix, &opts).map_err(|e| e.to_string())?;
                 secs.push(t.elapsed().as_secs_f64());
                 let mut file = match (&recs_path, seed + 1 == seeds) {
                     (Some(p), true) => Some(std::fs::File::create(p).map_err(|e| e.to_string())?),
@@ -180,7 +139,7 @@ fn main() -> Result<(), String> {
                 if train_only {
                     continue;
                 }
-                let m = evaluate(&split, &model, file.as_mut().map(|f| f as &mut dyn Write));
+                let m = evaluate(&split, &model, file.as_mut().map(|f| f as &mut dyn Write))?;
                 nd.push(m.ndcg);
                 pr.push(m.precision);
             }

@@ -5,122 +5,102 @@
 //!     ../shared/eval/splits lastfm-2k,ml-100k,ml-latest-small  ease  ease:lambda=100  itemknn
 //! ```
 //!
-//! For every dataset and every spec it trains on `train.tsv`, ranks the whole training catalogue
-//! for each user with test items (excluding the user's training items) and prints NDCG@10 and
-//! P@10 as defined in `../shared/eval/PROTOCOL.md`. With `--recs DIR` it also writes
+//! For every dataset and every spec it trains on `train.tsv` and measures the model with
+//! `encore_core::eval` — the exact full-ranking protocol of `../shared/eval/PROTOCOL.md` that
+//! `encore evaluate` uses (test users unknown to training are skipped) — and prints NDCG@10 and
+//! P@10. With `--recs DIR` it also writes
 //! `DIR/<dataset>__<spec>.tsv` (`user<TAB>rank<TAB>item`) so that the figures can be checked with
 //! `python3 ../shared/eval/eval.py test.tsv recs.tsv --train train.tsv`.
 //!
-//! The parsing here is deliberately minimal (three tab-separated columns, no header): it reads
-//! only the protocol's split files. `ENCORE_SEED` overrides the training seed (default 42);
+//! The split files are read with `encore_core::data` as TSV. `ENCORE_SEED` overrides the training seed (default 42);
 //! `ENCORE_FOLDIN=1` scores every user from the training history alone (`Query::user = None`),
 //! which measures the fold-in path that new users and sessions take.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use encore_core::ids::IdMap;
-use encore_core::matrix::InteractionMatrix;
-use encore_core::models::{FitOptions, ModelConfig, ModelSpec, Query};
-use encore_core::topk::top_n;
-use rayon::prelude::*;
+use encore_core::data::{Dataset, Format, ReadOptions, read_interactions};
+use encore_core::eval::{Metrics, TestSet, evaluate_test_set};
+use encore_core::models::{Contribution, FitOptions, ModelConfig, ModelSpec, Query, Recommender};
+use encore_core::topk::ScoredItem;
 
 const K: usize = 10;
 
+/// A shared split: the training data and the test set in its index space.
 struct Split {
-    users: IdMap,
-    items: IdMap,
-    train: InteractionMatrix,
-    /// Test items per user id; items unknown to the training catalogue are kept as `None`
-    /// (they count in |T| but can never be recommended).
-    test: Vec<(String, Vec<Option<u32>>)>,
+    train: Dataset,
+    test: TestSet,
 }
 
-fn read_tsv(path: &Path) -> Result<Vec<(String, String, f32)>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(n, l)| {
-            let mut f = l.split('\t');
-            match (f.next(), f.next(), f.next().map(str::parse::<f32>)) {
-                (Some(u), Some(i), Some(Ok(w))) => Ok((u.to_string(), i.to_string(), w)),
-                _ => {
-                    Err(format!("{}:{}: expected user<TAB>item<TAB>weight", path.display(), n + 1))
-                }
-            }
-        })
-        .collect()
-}
-
+/// Reads `DIR/train.tsv` and `DIR/test.tsv` with the engine's reader and maps the test file into
+/// the training index space (test items unknown to training count in |T| but can never be
+/// recommended; see [`TestSet::from_pairs`]).
 fn load(dir: &Path) -> Result<Split, String> {
-    let train_rows = read_tsv(&dir.join("train.tsv"))?;
-    let (mut users, mut items) = (IdMap::new(), IdMap::new());
-    let (mut r, mut c, mut v) = (vec![], vec![], vec![]);
-    for (u, i, w) in &train_rows {
-        r.push(users.get_or_insert(u));
-        c.push(items.get_or_insert(i));
-        v.push(*w);
-    }
-    let train = InteractionMatrix::from_triplets(users.len(), items.len(), &r, &c, &v)
-        .map_err(|e| e.to_string())?;
-    let mut test: HashMap<String, Vec<Option<u32>>> = HashMap::new();
-    for (u, i, _) in read_tsv(&dir.join("test.tsv"))? {
-        test.entry(u).or_default().push(items.get(&i));
-    }
-    let mut test: Vec<_> = test.into_iter().collect();
-    test.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(Split { users, items, train, test })
+    let options = ReadOptions { format: Format::Tsv, skip_bad_lines: false };
+    let read = |name: &str| read_interactions(&dir.join(name), &options).map_err(|e| e.to_string());
+    let train = read("train.tsv")?.into_dataset().map_err(|e| e.to_string())?;
+    let test = read("test.tsv")?;
+    let pairs = test
+        .user_idx
+        .iter()
+        .zip(&test.item_idx)
+        .map(|(&u, &i)| (test.users.id(u), test.items.id(i)));
+    let test = TestSet::from_pairs(&train.users, &train.items, pairs);
+    Ok(Split { train, test })
 }
 
-struct Metrics {
-    ndcg: f64,
-    precision: f64,
+/// A model scored from the training history alone (`Query::user = None`): the fold-in path that
+/// new users and sessions take (`ENCORE_FOLDIN=1`).
+struct FoldIn<'a>(&'a dyn Recommender);
+
+impl Recommender for FoldIn<'_> {
+    fn n_items(&self) -> usize {
+        self.0.n_items()
+    }
+    fn score(&self, query: &Query<'_>, out: &mut [f32]) {
+        self.0.score(&Query { user: None, ..*query }, out);
+    }
+    fn explain(&self, query: &Query<'_>, item: u32) -> Vec<Contribution> {
+        self.0.explain(&Query { user: None, ..*query }, item)
+    }
+    fn similar_items_where(
+        &self,
+        item: u32,
+        n: usize,
+        keep: &dyn Fn(u32) -> bool,
+    ) -> Vec<ScoredItem> {
+        self.0.similar_items_where(item, n, keep)
+    }
 }
 
+/// The protocol's metrics at K through the public evaluation API, with each evaluated user's
+/// top-K as `user<TAB>rank<TAB>item` lines.
 fn evaluate(
     split: &Split,
-    model: &dyn encore_core::models::Recommender,
+    model: &dyn Recommender,
     fold_in: bool,
-) -> (Metrics, Vec<String>) {
-    let per_user: Vec<(f64, f64, String)> = split
+) -> Result<(Metrics, Vec<String>), String> {
+    let fold = FoldIn(model);
+    let model: &dyn Recommender = if fold_in { &fold } else { model };
+    let evaluation = evaluate_test_set(model, &split.train.matrix, &split.test, K, &|| {})
+        .map_err(|e| e.to_string())?;
+    let recs = split
         .test
-        .par_iter()
-        .map_init(
-            || vec![0f32; model.n_items()],
-            |scores, (uid, truth)| {
-                let Some(row) = split.users.get(uid) else {
-                    return (0.0, 0.0, String::new());
-                };
-                let hist = split.train.row(row as usize);
-                let user = if fold_in { None } else { Some(row) };
-                let q = Query { user, items: hist.indices, weights: hist.values };
-                model.score(&q, scores);
-                let top = top_n(scores, K, hist.indices);
-                let ideal: f64 =
-                    (0..K.min(truth.len())).map(|r| 1.0 / ((r + 2) as f64).log2()).sum();
-                let mut dcg = 0.0;
-                let mut hits = 0usize;
-                let mut recs = String::new();
-                for (rank, s) in top.iter().enumerate() {
-                    if truth.contains(&Some(s.item)) {
-                        dcg += 1.0 / ((rank + 2) as f64).log2();
-                        hits += 1;
-                    }
-                    recs.push_str(&format!("{uid}\t{}\t{}\n", rank + 1, split.items.id(s.item)));
-                }
-                (dcg / ideal, hits as f64 / K as f64, recs)
-            },
-        )
+        .lists
+        .iter()
+        .zip(&evaluation.recommendations)
+        .map(|((user, _), top)| {
+            let uid = split.train.users.id(*user);
+            top.iter()
+                .enumerate()
+                .map(|(rank, &item)| {
+                    format!("{uid}\t{}\t{}\n", rank + 1, split.train.items.id(item))
+                })
+                .collect()
+        })
         .collect();
-    let n = per_user.len().max(1) as f64;
-    let m = Metrics {
-        ndcg: per_user.iter().map(|x| x.0).sum::<f64>() / n,
-        precision: per_user.iter().map(|x| x.1).sum::<f64>() / n,
-    };
-    (m, per_user.into_iter().map(|x| x.2).collect())
+    Ok((evaluation.metrics, recs))
 }
 
 fn main() {
@@ -155,7 +135,7 @@ fn main() {
             };
             let opts = FitOptions { seed, ..FitOptions::default() };
             let t = Instant::now();
-            let model = match cfg.fit(&split.train, &opts) {
+            let model = match cfg.fit(&split.train.matrix, &opts) {
                 Ok(m) => m,
                 Err(e) => {
                     println!("{dataset}\t{spec_text}\tERROR {e}");
@@ -163,7 +143,13 @@ fn main() {
                 }
             };
             let train_s = t.elapsed().as_secs_f64();
-            let (m, recs) = evaluate(&split, model.recommender(), fold_in);
+            let (m, recs) = match evaluate(&split, model.recommender(), fold_in) {
+                Ok(result) => result,
+                Err(e) => {
+                    println!("{dataset}\t{spec_text}\tERROR {e}");
+                    continue;
+                }
+            };
             println!(
                 "{dataset}\t{spec_text}\tndcg@10={:.4}\tp@10={:.4}\ttrain_s={train_s:.2}",
                 m.ndcg, m.precision
