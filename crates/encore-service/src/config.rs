@@ -42,9 +42,4 @@ impl ServiceConfig {
     pub fn models_dir(&self, catalog: &str) -> PathBuf {
         self.data_dir.join("models").join(catalog)
     }
-
-    /// The path of a model file.
-    pub fn model_path(&self, catalog: &str, version: &str) -> PathBuf {
-        self.models_dir(catalog).join(format!("{version}.enc"))
-    }
 }

@@ -13,7 +13,6 @@
 //! exactly the model's. A user with newer events is scored from the full history instead (see
 //! [`crate::recommend`]), so the cache never goes stale; a new model gets a new cache.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -41,8 +40,6 @@ pub(crate) struct LoadedModel {
     pub label: String,
     /// Every event with a sequence number up to this was seen by training.
     pub watermark: u64,
-    /// Holdout metrics recorded in the registry.
-    pub metrics: BTreeMap<String, f64>,
     /// The model with its id maps and training matrix.
     pub artifact: ModelArtifact,
     /// Model item index → catalog item index.
@@ -74,11 +71,9 @@ impl std::fmt::Debug for LoadedModel {
 
 impl LoadedModel {
     /// Wraps a loaded artifact; `to_catalog` maps its items to catalog indices.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         version: u32,
         watermark: u64,
-        metrics: BTreeMap<String, f64>,
         artifact: ModelArtifact,
         to_catalog: Vec<u32>,
         catalog_items: usize,
@@ -92,9 +87,8 @@ impl LoadedModel {
         let candidates = (0..artifact.users.len()).map(|_| OnceLock::new()).collect();
         Self {
             version,
-            label: format!("v{version}"),
+            label: encore_store::ModelVersion(version).to_string(),
             watermark,
-            metrics,
             artifact,
             to_catalog,
             from_catalog,
@@ -113,7 +107,6 @@ impl LoadedModel {
         let next = Self::new(
             self.version,
             self.watermark,
-            self.metrics.clone(),
             artifact,
             self.to_catalog.clone(),
             self.from_catalog.len(),
@@ -261,7 +254,7 @@ mod tests {
         let model = popularity::PopularityModel::fit(&cfg, &m, &FitOptions::default()).unwrap();
         let artifact = ModelArtifact::new(Model::Popularity(model), users, items, m, None);
         // Catalog order: w, z, y, x, then an item the model does not know.
-        LoadedModel::new(1, 10, BTreeMap::new(), artifact, vec![3, 2, 1, 0], 5, candidates_len, 0.0)
+        LoadedModel::new(1, 10, artifact, vec![3, 2, 1, 0], 5, candidates_len, 0.0)
     }
 
     #[test]

@@ -662,7 +662,6 @@ impl Inner {
         Ok(LoadedModel::new(
             record.version,
             record.trained_events_seq,
-            metrics_map(&record.metrics),
             artifact,
             to_catalog,
             catalog_items,

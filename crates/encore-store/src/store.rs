@@ -14,22 +14,21 @@
 
 use std::path::Path;
 
-use encore_core::data::{ReadOptions, read_records};
+use encore_core::data::{ReadOptions, Record, read_records};
 
 use crate::error::{Error, Result};
 use crate::item_files::{ItemFormat, detect_item_format, read_item_file};
 use crate::types::{
     ApiKeyRecord, AppendReport, AuditEntry, BulkImportOptions, Catalog, CatalogStats, EraseReport,
-    ImportEvent, ImportReport, Item, ItemImportReport, JobRecord, JobUpdate, ModelRecord,
-    NewApiKey, NewAuditEntry, NewEvent, NewItem, NewModel, StoredEvent, TrainingEvent,
-    UpsertReport,
+    ImportReport, Item, ItemImportReport, JobRecord, JobUpdate, ModelRecord, NewApiKey,
+    NewAuditEntry, NewEvent, NewItem, NewModel, StoredEvent, TrainingEvent, UpsertReport,
 };
 
 /// A source of events for [`Store::bulk_import`]: it calls the given sink once per event, in file
 /// order, and stops as soon as the sink returns `false` (the store refused an event: the import is
 /// aborted and the store reports why). It returns the number of input lines it skipped itself, or
 /// `Err` to abort the import (nothing is then stored).
-pub type ImportSource<'a> = dyn FnMut(&mut dyn FnMut(ImportEvent<'_>) -> bool) -> Result<u64> + 'a;
+pub type ImportSource<'a> = dyn FnMut(&mut dyn FnMut(Record<'_>) -> bool) -> Result<u64> + 'a;
 
 /// Persistence for catalogs, items, users, events, the model registry, training jobs, API keys
 /// and the audit log.
@@ -118,17 +117,10 @@ pub trait Store: Send + Sync {
     ) -> Result<ImportReport> {
         let origin = path.display().to_string();
         let bulk = BulkImportOptions { origin: &origin, skip_invalid: options.skip_bad_lines };
-        let mut source = |sink: &mut dyn FnMut(ImportEvent<'_>) -> bool| -> Result<u64> {
+        let mut source = |sink: &mut dyn FnMut(Record<'_>) -> bool| -> Result<u64> {
             let mut stopped = false;
             let summary = read_records(path, options, |r| {
-                let event = ImportEvent {
-                    user_id: r.user,
-                    item_id: r.item,
-                    weight: r.weight,
-                    timestamp: r.timestamp,
-                    line: r.line,
-                };
-                if sink(event) {
+                if sink(r) {
                     Ok(())
                 } else {
                     stopped = true;

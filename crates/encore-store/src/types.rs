@@ -154,21 +154,6 @@ pub struct EraseReport {
     pub user_deleted: bool,
 }
 
-/// One event of a bulk import, borrowed from the parser.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ImportEvent<'a> {
-    /// External user id.
-    pub user_id: &'a str,
-    /// External item id.
-    pub item_id: &'a str,
-    /// Strength of the interaction.
-    pub weight: f32,
-    /// When it happened.
-    pub timestamp: Option<i64>,
-    /// 1-based line of the source file, for error messages.
-    pub line: u64,
-}
-
 /// How [`crate::Store::bulk_import`] treats its input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BulkImportOptions<'a> {
@@ -258,32 +243,54 @@ pub struct ModelRecord {
 impl ModelRecord {
     /// The version as shown to users: `v3`.
     pub fn version_label(&self) -> String {
-        format!("v{}", self.version)
+        ModelVersion(self.version).to_string()
     }
 }
 
-/// Parses a version label `v3` (or `3`) into its number.
-pub fn parse_version_label(label: &str) -> Option<u32> {
-    let digits = label.strip_prefix('v').unwrap_or(label);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+/// A model version of a catalog: stored as its number, shown to clients as `v3`. The one
+/// owner of that spelling: format with `Display`, parse with `FromStr` (which also takes `3`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ModelVersion(pub u32);
+
+impl std::fmt::Display for ModelVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "v{}", self.0)
     }
-    digits.parse().ok()
 }
 
-/// The life cycle of a training job.
+impl std::str::FromStr for ModelVersion {
+    type Err = crate::Error;
+
+    fn from_str(label: &str) -> crate::Result<Self> {
+        let digits = label.strip_prefix('v').unwrap_or(label);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(crate::Error::Invalid(format!(
+                "`{}` is not a model version such as v3",
+                label.escape_debug()
+            )));
+        }
+        digits
+            .parse()
+            .map(ModelVersion)
+            .map_err(|_| crate::Error::Invalid(format!("model version `{label}` is out of range")))
+    }
+}
+
+/// The life cycle of a training job: the one type for it, stored in the database and shown in
+/// the API (`encore_service::dto::JobState` is this type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
     /// Waiting for a training thread.
     Queued,
-    /// Training.
+    /// Training or evaluating.
     Running,
-    /// Finished with a model.
+    /// Finished; `model_version` is registered.
     Succeeded,
-    /// Finished with an error.
+    /// Stopped by an error (or by a restart of the server).
     Failed,
-    /// Stopped on request.
+    /// Stopped by `DELETE /v1/jobs/{id}`.
     Cancelled,
 }
 

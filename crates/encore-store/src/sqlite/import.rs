@@ -21,7 +21,8 @@ use super::{catalogs, now_ms};
 use crate::error::{Error, Result};
 use crate::limits::{check_id, check_weight};
 use crate::store::ImportSource;
-use crate::types::{BulkImportOptions, ImportEvent, ImportReport};
+use crate::types::{BulkImportOptions, ImportReport};
+use encore_core::data::Record;
 
 /// Page cache for the import only (a ceiling, not an allocation): 1 GiB keeps a 5·10^6-row
 /// import in memory until the commit, so no page is spilled to the WAL and written twice.
@@ -213,23 +214,23 @@ fn import_in_transaction(
         let mut insert_item =
             tx.prepare("INSERT INTO item_keys (catalog_id, item_id) VALUES (?1, ?2)")?;
         let mut writer = EventWriter::new(&tx, catalog_id, seq_before + 1)?;
-        let mut handle = |e: ImportEvent<'_>| -> Result<()> {
-            let user = match users.get(e.user_id) {
+        let mut handle = |e: Record<'_>| -> Result<()> {
+            let user = match users.get(e.user) {
                 Some(&key) => key,
                 None => {
-                    insert_user.execute((catalog_id, e.user_id))?;
+                    insert_user.execute((catalog_id, e.user))?;
                     let key = tx.last_insert_rowid();
-                    users.insert(e.user_id.into(), key);
+                    users.insert(e.user.into(), key);
                     report.users_new += 1;
                     key
                 }
             };
-            let item = match items.get(e.item_id) {
+            let item = match items.get(e.item) {
                 Some(&key) => key,
                 None => {
-                    insert_item.execute((catalog_id, e.item_id))?;
+                    insert_item.execute((catalog_id, e.item))?;
                     let key = tx.last_insert_rowid();
-                    items.insert(e.item_id.into(), key);
+                    items.insert(e.item.into(), key);
                     report.items_new += 1;
                     key
                 }
@@ -247,9 +248,9 @@ fn import_in_transaction(
             }
             Ok(())
         };
-        let skipped = source(&mut |e: ImportEvent<'_>| {
-            let valid = check_id("user_id", e.user_id)
-                .and_then(|()| check_id("item_id", e.item_id))
+        let skipped = source(&mut |e: Record<'_>| {
+            let valid = check_id("user_id", e.user)
+                .and_then(|()| check_id("item_id", e.item))
                 .and_then(|()| check_weight(e.weight));
             if let Err(err) = valid {
                 if options.skip_invalid {

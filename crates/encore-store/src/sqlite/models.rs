@@ -111,8 +111,12 @@ fn get_by_id(conn: &Connection, catalog_id: i64, version: u32) -> Result<Option<
 
 pub(super) fn get(conn: &Connection, catalog: &str, version: u32) -> Result<ModelRecord> {
     let catalog_id = id_of(conn, catalog)?;
-    get_by_id(conn, catalog_id, version)?
-        .ok_or_else(|| Error::not_found(Resource::Model, format!("{catalog}/v{version}")))
+    get_by_id(conn, catalog_id, version)?.ok_or_else(|| {
+        Error::not_found(
+            Resource::Model,
+            format!("{catalog}/{}", crate::types::ModelVersion(version)),
+        )
+    })
 }
 
 pub(super) fn list(conn: &Connection, catalog: &str) -> Result<Vec<ModelRecord>> {
@@ -129,7 +133,10 @@ pub(super) fn list(conn: &Connection, catalog: &str) -> Result<Vec<ModelRecord>>
 pub(super) fn activate(conn: &Connection, catalog: &str, version: u32) -> Result<ModelRecord> {
     let catalog_id = id_of(conn, catalog)?;
     if get_by_id(conn, catalog_id, version)?.is_none() {
-        return Err(Error::not_found(Resource::Model, format!("{catalog}/v{version}")));
+        return Err(Error::not_found(
+            Resource::Model,
+            format!("{catalog}/{}", crate::types::ModelVersion(version)),
+        ));
     }
     conn.execute(
         "UPDATE models SET active = 0 WHERE catalog_id = ?1 AND active = 1",
@@ -164,7 +171,10 @@ pub(super) fn update_file(
         (catalog_id, version, file_path, to_i64("size_bytes", size_bytes)?),
     )?;
     if changed == 0 {
-        return Err(Error::not_found(Resource::Model, format!("{catalog}/v{version}")));
+        return Err(Error::not_found(
+            Resource::Model,
+            format!("{catalog}/{}", crate::types::ModelVersion(version)),
+        ));
     }
     get(conn, catalog, version)
 }

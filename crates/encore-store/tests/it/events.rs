@@ -133,12 +133,12 @@ fn readers_see_committed_data_while_the_writer_is_busy() {
     let writer = {
         let store = store.clone();
         std::thread::spawn(move || {
-            let mut source = |sink: &mut dyn FnMut(encore_store::ImportEvent<'_>) -> bool| {
+            let mut source = |sink: &mut dyn FnMut(encore_core::data::Record<'_>) -> bool| {
                 for i in 0..20_000u64 {
                     let id = format!("i{i}");
-                    let e = encore_store::ImportEvent {
-                        user_id: "bulk",
-                        item_id: &id,
+                    let e = encore_core::data::Record {
+                        user: "bulk",
+                        item: &id,
                         weight: 1.0,
                         timestamp: None,
                         line: i + 1,
