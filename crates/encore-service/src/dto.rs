@@ -76,6 +76,37 @@ fn default_true() -> bool {
     true
 }
 
+// The item shapes and why each exists: `Item` is the API's (with its id), `ItemFields` the body
+// of a PUT (the id is in the path), `encore_store::NewItem`/`encore_store::Item` what the store
+// writes and reads (the latter with its update time), and the service's in-memory `ItemEntry`
+// a compact form with interned kind and tags. The conversions between them live here, once.
+
+impl From<&Item> for encore_store::NewItem {
+    fn from(item: &Item) -> Self {
+        encore_store::NewItem {
+            item_id: item.item_id.clone(),
+            title: item.title.clone(),
+            kind: item.kind.clone(),
+            tags: item.tags.clone(),
+            available: item.available,
+            released: item.released.clone(),
+        }
+    }
+}
+
+impl From<encore_store::Item> for Item {
+    fn from(item: encore_store::Item) -> Self {
+        Item {
+            item_id: item.item_id,
+            title: item.title,
+            kind: item.kind,
+            tags: item.tags,
+            available: item.available,
+            released: item.released,
+        }
+    }
+}
+
 /// `PUT /v1/catalogs/{c}/items/{item_id}` body: the item's metadata (the id is in the path).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -379,28 +410,8 @@ pub struct JobAccepted {
     pub job_id: u64,
 }
 
-/// Life cycle of a job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum JobState {
-    /// Waiting for a training thread.
-    Queued,
-    /// Training or evaluating.
-    Running,
-    /// Finished; `model_version` is registered.
-    Succeeded,
-    /// Stopped by an error (or by a restart of the server).
-    Failed,
-    /// Stopped by `DELETE /v1/jobs/{id}`.
-    Cancelled,
-}
-
-impl JobState {
-    /// True for the states a job never leaves.
-    pub fn is_finished(self) -> bool {
-        matches!(self, JobState::Succeeded | JobState::Failed | JobState::Cancelled)
-    }
-}
+/// Life cycle of a job (the store's type: one owner, see [`encore_store::JobState`]).
+pub use encore_store::JobState;
 
 /// State of a training job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -29,11 +29,11 @@ use encore_core::ids::IdMap;
 use encore_core::matrix::InteractionMatrix;
 use encore_core::models::{Algorithm, ModelConfig, ModelSpec};
 use encore_core::progress::TrainingObserver;
-use encore_store::{JobRecord, JobState as StoreJobState, JobUpdate, ModelRecord, NewModel};
+use encore_store::{JobRecord, JobUpdate, ModelRecord, NewModel};
 use rustc_hash::FxHashMap;
 
 use crate::dto::{self, ActivatePolicy, JobState};
-use crate::error::{Error, Result};
+use crate::error::{Error, Resource, Result};
 use crate::service::{CatalogState, Encore, Inner, metrics_map, not_found_as};
 use crate::training;
 
@@ -195,8 +195,11 @@ impl Encore {
 
     /// A job's state.
     pub fn job(&self, job_id: u64) -> Result<dto::JobInfo> {
-        let record =
-            self.inner.store.get_job(job_id).map_err(not_found_as("job", &job_id.to_string()))?;
+        let record = self
+            .inner
+            .store
+            .get_job(job_id)
+            .map_err(not_found_as(Resource::Job, &job_id.to_string()))?;
         Ok(self.inner.job_info(&record))
     }
 
@@ -211,8 +214,11 @@ impl Encore {
 
     /// Cancels a queued or running job; `Conflict` when it has already ended.
     pub fn cancel_job(&self, job_id: u64) -> Result<dto::JobInfo> {
-        let record =
-            self.inner.store.get_job(job_id).map_err(not_found_as("job", &job_id.to_string()))?;
+        let record = self
+            .inner
+            .store
+            .get_job(job_id)
+            .map_err(not_found_as(Resource::Job, &job_id.to_string()))?;
         if record.state.is_terminal() {
             return Err(Error::Conflict(format!(
                 "job {job_id} has already ended ({})",
@@ -224,9 +230,9 @@ impl Encore {
             // queued one is recorded as cancelled at once and skipped when its turn comes.
             Some(live) => {
                 live.cancel.store(true, Ordering::Relaxed);
-                if record.state == StoreJobState::Queued {
+                if record.state == JobState::Queued {
                     let update =
-                        JobUpdate { state: Some(StoreJobState::Cancelled), ..Default::default() };
+                        JobUpdate { state: Some(JobState::Cancelled), ..Default::default() };
                     if let Err(e) = self.inner.store.update_job(job_id, &update) {
                         // It started meanwhile: it will record the cancellation itself.
                         tracing::debug!(job = job_id, error = %e, "queued job already moved on");
@@ -235,8 +241,7 @@ impl Encore {
             }
             // Not run by this process: nothing will ever finish it, so record it here.
             None => {
-                let update =
-                    JobUpdate { state: Some(StoreJobState::Cancelled), ..Default::default() };
+                let update = JobUpdate { state: Some(JobState::Cancelled), ..Default::default() };
                 self.inner.store.update_job(job_id, &update)?;
             }
         }
@@ -248,7 +253,7 @@ impl Encore {
         let deadline = std::time::Instant::now() + timeout;
         loop {
             let info = self.job(job_id)?;
-            if info.state.is_finished() || std::time::Instant::now() >= deadline {
+            if info.state.is_terminal() || std::time::Instant::now() >= deadline {
                 return Ok(info);
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
@@ -272,10 +277,10 @@ impl Encore {
     /// Also the rollback.
     pub fn activate_model(&self, catalog: &str, version: &str) -> Result<dto::ModelInfo> {
         let state = self.inner.catalog_state(catalog)?;
-        let number = encore_store::parse_version_label(version).ok_or_else(|| {
+        let number: encore_store::ModelVersion = version.parse().map_err(|_| {
             Error::invalid("version", format!("`{version}` is not a version such as v3"))
         })?;
-        let record = self.inner.activate(&state, number)?;
+        let record = self.inner.activate(&state, number.0)?;
         Ok(model_info(&record))
     }
 }
@@ -288,19 +293,13 @@ impl Inner {
             job_id: r.id,
             catalog: r.catalog.clone(),
             model: r.request.get("model").and_then(|m| m.as_str()).unwrap_or_default().to_string(),
-            state: match r.state {
-                StoreJobState::Queued => JobState::Queued,
-                StoreJobState::Running => JobState::Running,
-                StoreJobState::Succeeded => JobState::Succeeded,
-                StoreJobState::Failed => JobState::Failed,
-                StoreJobState::Cancelled => JobState::Cancelled,
-            },
+            state: r.state,
             progress: r.progress,
             epoch: r.epoch.map(|e| e as usize),
             epochs,
             loss: r.loss,
             metrics: r.metrics.as_ref().map(metrics_map),
-            model_version: r.model_version.map(|v| format!("v{v}")),
+            model_version: r.model_version.map(|v| encore_store::ModelVersion(v).to_string()),
             activated: live.and_then(|l| *l.activated.lock().unwrap_or_else(|p| p.into_inner())),
             error: r.error.clone(),
             created_unix_ms: r.created_ms,
@@ -312,10 +311,10 @@ impl Inner {
     /// active), then switches the registry, then swaps the serving model.
     pub fn activate(self: &Arc<Self>, state: &CatalogState, version: u32) -> Result<ModelRecord> {
         let _files = state.model_files.lock().unwrap_or_else(|p| p.into_inner());
-        let record = self
-            .store
-            .get_model(&state.name, version)
-            .map_err(not_found_as("model", &format!("v{version}")))?;
+        let record = self.store.get_model(&state.name, version).map_err(not_found_as(
+            Resource::Model,
+            &encore_store::ModelVersion(version).to_string(),
+        ))?;
         let loaded = Arc::new(self.load_model(state, &record)?);
         let record = self.store.activate_model(&state.name, version)?;
         if let Some(old) = state.model.swap(Some(loaded.clone())) {
@@ -331,19 +330,19 @@ impl Inner {
     fn finish_job(&self, live: &LiveJob, outcome: Result<u32>) {
         let update = match &outcome {
             Ok(version) => JobUpdate {
-                state: Some(StoreJobState::Succeeded),
+                state: Some(JobState::Succeeded),
                 progress: Some(1.0),
                 model_version: Some(*version),
                 ..Default::default()
             },
             Err(Error::Engine(encore_core::Error::Cancelled)) => {
-                JobUpdate { state: Some(StoreJobState::Cancelled), ..Default::default() }
+                JobUpdate { state: Some(JobState::Cancelled), ..Default::default() }
             }
             Err(_) if live.cancel.load(Ordering::Relaxed) => {
-                JobUpdate { state: Some(StoreJobState::Cancelled), ..Default::default() }
+                JobUpdate { state: Some(JobState::Cancelled), ..Default::default() }
             }
             Err(e) => JobUpdate {
-                state: Some(StoreJobState::Failed),
+                state: Some(JobState::Failed),
                 error: Some(e.to_string()),
                 ..Default::default()
             },
@@ -374,11 +373,8 @@ impl Inner {
         if live.cancel.load(Ordering::Relaxed) {
             return Err(Error::Engine(encore_core::Error::Cancelled));
         }
-        let running = JobUpdate {
-            state: Some(StoreJobState::Running),
-            progress: Some(0.0),
-            ..Default::default()
-        };
+        let running =
+            JobUpdate { state: Some(JobState::Running), progress: Some(0.0), ..Default::default() };
         self.store.update_job(live.id, &running)?;
         let algorithm: Algorithm = req.model.parse()?;
         let config = ModelConfig::from_spec(&ModelSpec::from_json(algorithm, &req.params)?)?;

@@ -47,7 +47,7 @@ use encore_core::topk::{ScoredItem, top_n_filtered};
 
 use crate::catalog_data::{CatalogData, CompiledFilter};
 use crate::dto::{self, Source};
-use crate::error::{Error, Result};
+use crate::error::{Error, Resource, Result};
 use crate::limits;
 use crate::loaded::LoadedModel;
 use crate::service::Encore;
@@ -124,8 +124,10 @@ impl Encore {
     /// The same list as [`Encore::recommend`] with ids and scores only (the hot path of
     /// `POST /recommend`).
     pub fn recommend_ids(&self, catalog: &str, req: &dto::RecommendRequest) -> Result<ScoredIds> {
-        let (model_version, source, items) = self
-            .answer(catalog, req, |data, item, score, _| (data.items.id(item).to_string(), score))?;
+        let (model_version, source, items) =
+            self.answer(catalog, req, |data, item, score, _| {
+                (data.items.id(item).to_string(), score)
+            })?;
         Ok(ScoredIds { catalog: catalog.to_string(), model_version, source, items })
     }
 
@@ -194,7 +196,7 @@ impl Encore {
         let state = self.inner.catalog_state(catalog)?;
         let data = state.read();
         if data.visible_item(item_id).is_none() {
-            return Err(Error::not_found("item", item_id));
+            return Err(Error::not_found(Resource::Item, item_id));
         }
         let model = state
             .model

@@ -12,10 +12,10 @@ use rustc_hash::FxHashMap;
 use crate::catalog_data::CatalogData;
 use crate::config::ServiceConfig;
 use crate::dto;
-use crate::error::{Error, Result};
+use crate::error::{Error, Resource, Result};
 use crate::jobs::JobRegistry;
-use crate::loaded::LoadedModel;
 use crate::limits;
+use crate::loaded::LoadedModel;
 use crate::validate::{self, RowErrors};
 
 /// The state of one catalog held in memory.
@@ -264,7 +264,8 @@ impl Encore {
 
     /// One catalog with its counts and active model.
     pub fn catalog(&self, name: &str) -> Result<dto::CatalogInfo> {
-        let catalog = self.inner.store.get_catalog(name).map_err(not_found_as("catalog", name))?;
+        let catalog =
+            self.inner.store.get_catalog(name).map_err(not_found_as(Resource::Catalog, name))?;
         let stats = self.inner.store.catalog_stats(name)?;
         let active = self.inner.store.active_model(name)?;
         Ok(dto::CatalogInfo {
@@ -295,11 +296,11 @@ impl Encore {
                     Some((generation, name.clone()));
                 Ok(name)
             }
-            0 => Err(Error::not_found("catalog", "(default)")),
-            n => Err(Error::invalid(
-                "catalog",
-                format!("the server hosts {n} catalogs; name one with \"catalog\""),
-            )),
+            0 => Err(Error::not_found(Resource::Catalog, "(default)")),
+            // A well-formed request the server's state makes ambiguous: a conflict, not a bad field.
+            n => Err(Error::Conflict(format!(
+                "the server hosts {n} catalogs; name one with \"catalog\""
+            ))),
         }
     }
 
@@ -350,7 +351,7 @@ impl Encore {
             validate::item_row(i, item, &mut errors);
         }
         errors.finish()?;
-        let rows: Vec<NewItem> = req.items.iter().map(new_item).collect();
+        let rows: Vec<NewItem> = req.items.iter().map(NewItem::from).collect();
         self.inner.store.upsert_items(catalog, &rows)?;
         let mut data = state.write();
         for item in &req.items {
@@ -366,7 +367,7 @@ impl Encore {
         let data = state.read();
         match data.visible_item(item_id) {
             Some(i) => Ok(data.item_dto(i)),
-            None => Err(Error::not_found("item", item_id)),
+            None => Err(Error::not_found(Resource::Item, item_id)),
         }
     }
 
@@ -395,7 +396,10 @@ impl Encore {
     /// `NotFound` when the catalog has no such item or it is already down.
     pub fn delete_item(&self, catalog: &str, item_id: &str) -> Result<()> {
         let state = self.inner.catalog_state(catalog)?;
-        self.inner.store.delete_item(catalog, item_id).map_err(not_found_as("item", item_id))?;
+        self.inner
+            .store
+            .delete_item(catalog, item_id)
+            .map_err(not_found_as(Resource::Item, item_id))?;
         state.write().take_down(item_id);
         Ok(())
     }
@@ -558,7 +562,7 @@ impl Inner {
         }
         if !self.startup.is_done() {
             // The start-up load will build it; building it here too would double the work.
-            self.store.get_catalog(name).map_err(not_found_as("catalog", name))?;
+            self.store.get_catalog(name).map_err(not_found_as(Resource::Catalog, name))?;
             return Err(Error::NotReady(self.startup.describe()));
         }
         self.build_catalog_state(name)
@@ -570,19 +574,10 @@ impl Inner {
         if let Some(s) = self.catalogs.read().unwrap_or_else(|p| p.into_inner()).get(name) {
             return Ok(s.clone());
         }
-        self.store.get_catalog(name).map_err(not_found_as("catalog", name))?;
+        self.store.get_catalog(name).map_err(not_found_as(Resource::Catalog, name))?;
         let started = Instant::now();
         let mut data = CatalogData::default();
-        self.store.for_each_item(name, &mut |item| {
-            data.set_item(&dto::Item {
-                item_id: item.item_id,
-                title: item.title,
-                kind: item.kind,
-                tags: item.tags,
-                available: item.available,
-                released: item.released,
-            })
-        })?;
+        self.store.for_each_item(name, &mut |item| data.set_item(&dto::Item::from(item)))?;
         self.store.for_each_training_event(name, None, &mut |e| {
             data.apply_event(e.seq, e.user_id, e.item_id, e.weight)
         })?;
@@ -672,10 +667,7 @@ impl Inner {
 }
 
 /// Turns the store's `NotFound` for a catalog-level lookup into the service's, naming `id`.
-pub(crate) fn not_found_as(
-    kind: &'static str,
-    id: &str,
-) -> impl FnOnce(encore_store::Error) -> Error {
+pub(crate) fn not_found_as(kind: Resource, id: &str) -> impl FnOnce(encore_store::Error) -> Error {
     let id = id.to_string();
     move |e| match e {
         encore_store::Error::NotFound { kind: k, .. } if k == kind => Error::not_found(kind, id),
@@ -697,15 +689,3 @@ pub(crate) fn now_ms() -> i64 {
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }
-
-fn new_item(item: &dto::Item) -> NewItem {
-    NewItem {
-        item_id: item.item_id.clone(),
-        title: item.title.clone(),
-        kind: item.kind.clone(),
-        tags: item.tags.clone(),
-        available: item.available,
-        released: item.released.clone(),
-    }
-}
-

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use encore_core::model_file::ModelArtifact;
 
 use crate::dto;
-use crate::error::{Error, Result};
+use crate::error::{Error, Resource, Result};
 use crate::loaded::LoadedModel;
 use crate::service::{Encore, not_found_as};
 use crate::validate;
@@ -28,7 +28,7 @@ impl Encore {
             .inner
             .store
             .user_events(catalog, user_id)
-            .map_err(not_found_as("user", user_id))?;
+            .map_err(not_found_as(Resource::User, user_id))?;
         Ok(dto::UserData {
             user_id: user_id.to_string(),
             events: events

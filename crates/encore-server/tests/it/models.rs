@@ -62,7 +62,7 @@ async fn job_reports_progress_and_metrics_with_holdout() {
     })
     .await
     .unwrap();
-    assert!(info.state.is_finished());
+    assert!(info.state.is_terminal());
     let job = app.get(&format!("/v1/jobs/{id}")).await;
     let body = job.ok(200);
     assert_eq!(body["state"], "succeeded", "{body}");

@@ -119,6 +119,12 @@ impl Access {
                 format!("must be between 1 and {MAX_AUDIT_PAGE}, got {limit}"),
             ));
         }
+        // Key ids and sequence numbers are SQLite integers (int64 in the API document).
+        for (field, value) in [("key_id", query.key_id), ("after", query.after)] {
+            if value.is_some_and(|v| v > i64::MAX as u64) {
+                return Err(Error::invalid(field, format!("must be at most {}", i64::MAX)));
+            }
+        }
         let mut cursor = query.after.unwrap_or(0);
         let mut entries = Vec::new();
         loop {

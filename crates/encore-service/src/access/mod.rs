@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 use subtle::ConstantTimeEq as _;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Resource, Result};
 use crate::validate;
 
 pub use audit::{AuditEntryInfo, AuditPage, AuditQuery};
@@ -312,7 +312,9 @@ impl Access {
     /// Revokes a key (idempotent); it is refused from the next request on.
     pub fn revoke_key(&self, id: u64) -> Result<KeyInfo> {
         let record = self.store.revoke_api_key(id).map_err(|e| match e {
-            encore_store::Error::NotFound { .. } => Error::not_found("key", id.to_string()),
+            encore_store::Error::NotFound { .. } => {
+                Error::not_found(Resource::ApiKey, id.to_string())
+            }
             other => Error::Store(other),
         })?;
         self.update_table(|table| {
@@ -443,7 +445,10 @@ mod tests {
         // A reload from the store agrees.
         access.reload().unwrap();
         assert!(access.verify(&created.secret).is_none());
-        assert!(matches!(access.revoke_key(999), Err(Error::NotFound { kind: "key", .. })));
+        assert!(matches!(
+            access.revoke_key(999),
+            Err(Error::NotFound { kind: Resource::ApiKey, .. })
+        ));
     }
 
     #[test]
