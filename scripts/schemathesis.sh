@@ -79,7 +79,7 @@ else
   echo "== no API key (the server does not enforce access control)"
 fi
 
-checks="not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance"
+checks="all"
 run() {
   local name="$1"
   shift
@@ -90,8 +90,8 @@ run() {
     --checks "$checks" --max-examples "$max_examples" --seed "$seed" \
     --generation-database none --workers 2 --request-timeout 30 --no-color \
     --warnings off "$@" >"$out" 2>&1 || status=$?
-  # Failures in full, then the totals.
-  sed -n '/= FAILURES =/,/= SUMMARY =/{/= SUMMARY =/!p}' "$out"
+  # Errors and failures in full, then the totals.
+  sed -n '/= \(ERRORS\|FAILURES\) =/,/= SUMMARY =/{/= SUMMARY =/!p}' "$out"
   sed -n '/= SUMMARY =/,$p' "$out"
   operations="$(grep -Eo 'Tested: [0-9]+' "$out" | grep -Eo '[0-9]+' || echo 0)"
   cases="$(grep -Eo '[0-9]+ generated' "$out" | grep -Eo '[0-9]+' | head -n1 || echo 0)"

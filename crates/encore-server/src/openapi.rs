@@ -99,7 +99,7 @@ fn add_common_errors(operation: &mut Operation, needs_loaded_catalogs: bool) {
     if has_body {
         add(
             "400",
-            "Malformed JSON (`malformed_json`) or an invalid field (`invalid_field`, named in `errors`)",
+            "Malformed JSON (`malformed_json`) or an invalid field, named in `errors` (`invalid_field`)",
         );
         add("413", "Request body larger than the server's limit (`body_too_large`)");
         add("415", "Body not sent as `Content-Type: application/json` (`unsupported_media_type`)");
@@ -251,6 +251,7 @@ mod constraints {
         id(property(doc, "SimpleRecommendRequest", "user_id"));
         integer(property(doc, "SimpleRecommendRequest", "n"), 1, max_n);
         catalog(property(doc, "SimpleRecommendRequest", "catalog"));
+        exactly_one_of_user_and_history(doc);
         // Training.
         let algorithms: Vec<&str> =
             encore_core::models::Algorithm::ALL.iter().map(|a| a.name()).collect();
@@ -288,6 +289,36 @@ mod constraints {
                 }
             }
         }
+    }
+
+    /// `RecommendRequest` takes exactly one of `user_id` and `history` (`null` counts as absent):
+    /// the component becomes `oneOf` two objects, one requiring each.
+    fn exactly_one_of_user_and_history(doc: &mut OpenApi) {
+        use utoipa::openapi::schema::{OneOfBuilder, SchemaType};
+        let schemas = &mut doc.components.as_mut().expect("components").schemas;
+        let Some(RefOr::T(Schema::Object(request))) = schemas.get("RecommendRequest").cloned()
+        else {
+            panic!("RecommendRequest is not an object schema")
+        };
+        let null = || RefOr::T(ObjectBuilder::new().schema_type(Type::Null).build().into());
+        let variant = |given: &str, absent: &str, description: &str| {
+            let mut o = request.clone();
+            o.description = Some(description.to_string());
+            o.required.push(given.to_string());
+            match o.properties.get_mut(given) {
+                Some(RefOr::T(Schema::Object(p))) => p.schema_type = SchemaType::Type(Type::String),
+                Some(RefOr::T(Schema::Array(p))) => p.schema_type = SchemaType::Type(Type::Array),
+                _ => panic!("RecommendRequest.{given} is not inline"),
+            }
+            o.properties.insert(absent.to_string(), null());
+            Schema::Object(o)
+        };
+        let one_of = OneOfBuilder::new()
+            .description(request.description.clone())
+            .item(variant("user_id", "history", "For a stored user."))
+            .item(variant("history", "user_id", "For a history given in the request."))
+            .build();
+        schemas.insert("RecommendRequest".to_string(), RefOr::T(Schema::OneOf(one_of)));
     }
 
     /// A model version as the activate route takes it: `v3` or `3` (at most 9 digits, so it fits
@@ -353,6 +384,186 @@ impl utoipa::Modify for BearerSecurity {
                     "429",
                     "The key's rate limit is used up (`rate_limited`); `Retry-After` says when to retry",
                 );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// Every status each operation can return, from reading its handler, the service calls it
+    /// makes and the layers around it. The document must list exactly these: a status missing
+    /// here is undocumented behaviour, one too many is a promise the server never keeps.
+    const REACHABLE: &[(&str, &str, &[u16])] = &[
+        ("get", "/healthz", &[200]),
+        ("get", "/readyz", &[200, 503]),
+        ("get", "/metrics", &[200]),
+        ("post", "/recommend", &[200, 400, 404, 409, 413, 415, 503]),
+        ("get", "/v1/catalogs", &[200]),
+        ("post", "/v1/catalogs", &[201, 400, 409, 413, 415, 503]),
+        ("get", "/v1/catalogs/{catalog}", &[200, 404]),
+        ("delete", "/v1/catalogs/{catalog}", &[204, 404, 503]),
+        ("post", "/v1/catalogs/{catalog}/events", &[200, 400, 404, 413, 415, 503]),
+        ("post", "/v1/catalogs/{catalog}/items", &[200, 400, 404, 413, 415, 503]),
+        ("get", "/v1/catalogs/{catalog}/items/{item_id}", &[200, 404, 503]),
+        ("put", "/v1/catalogs/{catalog}/items/{item_id}", &[200, 400, 404, 413, 415, 503]),
+        ("delete", "/v1/catalogs/{catalog}/items/{item_id}", &[204, 404, 503]),
+        ("get", "/v1/catalogs/{catalog}/items/{item_id}/similar", &[200, 400, 404, 409, 422, 503]),
+        ("post", "/v1/catalogs/{catalog}/recommend", &[200, 400, 404, 413, 415, 503]),
+        ("get", "/v1/catalogs/{catalog}/users/{user_id}", &[200, 400, 404, 503]),
+        ("delete", "/v1/catalogs/{catalog}/users/{user_id}", &[200, 400, 404, 503]),
+        ("get", "/v1/catalogs/{catalog}/models", &[200, 404, 503]),
+        ("post", "/v1/catalogs/{catalog}/models", &[202, 400, 404, 413, 415, 503]),
+        ("post", "/v1/catalogs/{catalog}/models/{version}/activate", &[200, 400, 404, 503]),
+        ("get", "/v1/jobs/{job_id}", &[200, 404]),
+        ("delete", "/v1/jobs/{job_id}", &[200, 404, 409]),
+        ("get", "/v1/keys", &[200]),
+        ("post", "/v1/keys", &[201, 400, 413, 415]),
+        ("delete", "/v1/keys/{key_id}", &[200, 400, 404]),
+        ("get", "/v1/audit", &[200, 400]),
+    ];
+
+    /// The codes the server sends (`encore_service::Error::code`, the server's own rejections).
+    const CODES: &[&str] = &[
+        "malformed_json",
+        "invalid_field",
+        "invalid_rows",
+        "invalid_model_spec",
+        "invalid_path",
+        "invalid_query",
+        "unreadable_body",
+        "body_too_large",
+        "too_large",
+        "unsupported_media_type",
+        "catalog_not_found",
+        "item_not_found",
+        "user_not_found",
+        "model_not_found",
+        "job_not_found",
+        "not_found",
+        "conflict",
+        "no_active_model",
+        "unprocessable",
+        "not_ready",
+        "unauthenticated",
+        "forbidden",
+        "rate_limited",
+        "timeout",
+        "internal",
+    ];
+
+    fn doc() -> serde_json::Value {
+        serde_json::to_value(crate::openapi_document()).unwrap()
+    }
+
+    #[test]
+    fn every_documented_status_is_reachable_and_every_reachable_one_documented() {
+        let doc = doc();
+        let mut seen = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let documented: BTreeSet<u16> = op["responses"]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .map(|s| s.parse().unwrap())
+                    .collect();
+                let (_, _, own) = REACHABLE
+                    .iter()
+                    .find(|(m, p, _)| m == method && p == path)
+                    .unwrap_or_else(|| panic!("{method} {path} is not in REACHABLE"));
+                let mut expected: BTreeSet<u16> = own.iter().copied().collect();
+                // Every operation can time out or fail inside; protected ones check the key.
+                expected.extend([408, 500]);
+                if op.get("security").is_some() {
+                    expected.extend([401, 403, 429]);
+                }
+                assert_eq!(documented, expected, "{method} {path}");
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, REACHABLE.len());
+    }
+
+    #[test]
+    fn error_codes_in_the_document_are_real_codes() {
+        let text = doc().to_string();
+        // Codes are written in backticks in descriptions, and as `urn:encore:problem:<code>`.
+        for (i, _) in text.match_indices("urn:encore:problem:") {
+            let code: String = text[i + 19..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            // (`urn:encore:problem:<code>` in a description names the form, not a code.)
+            assert!(code.is_empty() || CODES.contains(&code.as_str()), "example code `{code}`");
+        }
+        let doc = doc();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for (status, response) in op["responses"].as_object().unwrap() {
+                    if status.starts_with('2') {
+                        continue;
+                    }
+                    let description = response["description"].as_str().unwrap();
+                    // The codes are named in parentheses: "… (`invalid_field`, `not_found`)".
+                    let codes: Vec<&str> = description
+                        .split("(`")
+                        .skip(1)
+                        .filter_map(|group| group.split_once(')').map(|(inner, _)| inner))
+                        .flat_map(|inner| inner.split('`').step_by(2))
+                        .map(|w| w.trim_matches(|c: char| c == ',' || c == ' '))
+                        .filter(|w| !w.is_empty())
+                        .collect();
+                    assert!(
+                        !codes.is_empty(),
+                        "{method} {path} {status}: no code in {description}"
+                    );
+                    for code in codes {
+                        assert!(
+                            CODES.contains(&code),
+                            "{method} {path} {status}: `{code}` is not a code the server sends"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn constraints_come_from_the_limits() {
+        use encore_service::limits as l;
+        let doc = doc();
+        let schemas = &doc["components"]["schemas"];
+        let name = &schemas["CreateCatalog"]["properties"]["name"];
+        assert_eq!(name["pattern"], l::CATALOG_NAME_PATTERN);
+        assert_eq!(name["maxLength"], l::MAX_CATALOG_NAME);
+        let events = &schemas["IngestEvents"]["properties"]["events"];
+        assert_eq!(events["maxItems"], l::MAX_BATCH_ROWS);
+        assert_eq!(schemas["EventInput"]["properties"]["item_id"]["maxLength"], l::MAX_ID);
+        assert_eq!(schemas["EventInput"]["properties"]["weight"]["minimum"], 0.0);
+        let kinds = &schemas["RecommendFilter"]["properties"]["kinds"];
+        assert_eq!(kinds["maxItems"], l::MAX_FILTER_ENTRIES);
+        assert_eq!(kinds["items"]["maxLength"], l::MAX_FILTER_VALUE);
+        assert_eq!(schemas["Item"]["properties"]["tags"]["maxItems"], l::MAX_TAGS);
+        assert_eq!(schemas["Item"]["properties"]["released"]["pattern"], l::RELEASE_DATE_PATTERN);
+        let variants = schemas["RecommendRequest"]["oneOf"].as_array().unwrap();
+        assert_eq!(variants.len(), 2);
+        for v in variants {
+            assert_eq!(v["properties"]["n"]["maximum"], l::MAX_N);
+        }
+        assert_eq!(variants[1]["properties"]["history"]["maxItems"], l::MAX_HISTORY);
+        assert_eq!(variants[0]["properties"]["history"]["type"], "null");
+        assert_eq!(variants[0]["required"], serde_json::json!(["user_id"]));
+        assert_eq!(variants[1]["required"], serde_json::json!(["history"]));
+        let similar = &doc["paths"]["/v1/catalogs/{catalog}/items/{item_id}/similar"]["get"];
+        for p in similar["parameters"].as_array().unwrap() {
+            match p["name"].as_str().unwrap() {
+                "catalog" => assert_eq!(p["schema"]["pattern"], l::CATALOG_NAME_PATTERN),
+                "item_id" => assert_eq!(p["schema"]["maxLength"], l::MAX_ID),
+                "n" => assert_eq!(p["schema"]["maximum"], l::MAX_N),
+                other => panic!("unexpected parameter {other}"),
             }
         }
     }

@@ -148,7 +148,8 @@ mod tests {
         for ok in ["music", "films-2", "a", "x_y", "0"] {
             assert!(catalog_name("name", ok).is_ok(), "{ok}");
         }
-        for bad in ["", "-x", "Music", "Music.v2", "with space", "a.b", "ümlaut", &"a".repeat(65)] {
+        for bad in ["", "-x", "Music", "Music.v2", "with space", "a.b", "ümlaut", &"a".repeat(65)]
+        {
             match catalog_name("catalog", bad) {
                 Err(Error::Invalid { field, .. }) => assert_eq!(field, "catalog"),
                 other => panic!("{bad}: {other:?}"),

@@ -53,13 +53,9 @@ pub trait Store: Send + Sync {
     fn upsert_items(&self, catalog: &str, items: &[NewItem]) -> Result<UpsertReport>;
     /// One item's metadata.
     fn get_item(&self, catalog: &str, item_id: &str) -> Result<Item>;
-    /// A page of items ordered by `item_id`, starting after `after` (keyset paging).
-    fn list_items(&self, catalog: &str, after: Option<&str>, limit: usize) -> Result<Vec<Item>>;
     /// Calls `sink` for every item with metadata (for loading filters into memory); returns the
     /// count.
     fn for_each_item(&self, catalog: &str, sink: &mut dyn FnMut(Item)) -> Result<u64>;
-    /// Metadata for the given ids, in the same order; `None` where an id has no metadata.
-    fn items_by_ids(&self, catalog: &str, item_ids: &[&str]) -> Result<Vec<Option<Item>>>;
     /// Takes an item down: deletes its metadata and records the takedown, so the item is hidden
     /// from clients until an upsert puts it back. Its events stay: they are history, and training
     /// still learns from them. [`crate::Error::NotFound`] if the catalog has no such item (by
@@ -80,14 +76,9 @@ pub trait Store: Send + Sync {
         up_to_seq: Option<u64>,
         sink: &mut dyn FnMut(TrainingEvent<'_>),
     ) -> Result<u64>;
-    /// Up to `limit` events of the catalog with `seq > after_seq`, in sequence order (freshness).
-    fn events_since(&self, catalog: &str, after_seq: u64, limit: usize)
-    -> Result<Vec<StoredEvent>>;
     /// A user's events in sequence order; [`crate::Error::NotFound`] (`kind = "user"`) if the
     /// user has none.
     fn user_events(&self, catalog: &str, user_id: &str) -> Result<Vec<StoredEvent>>;
-    /// Whether the user has any stored event.
-    fn user_exists(&self, catalog: &str, user_id: &str) -> Result<bool>;
     /// Number of events in the catalog.
     fn count_events(&self, catalog: &str) -> Result<u64>;
     /// Deletes a user's events and the user (data erasure).
@@ -191,9 +182,6 @@ pub trait Store: Send + Sync {
         file_path: &str,
         size_bytes: u64,
     ) -> Result<ModelRecord>;
-    /// Removes an inactive model version and returns it (its file is the caller's to delete);
-    /// [`crate::Error::Conflict`] for the active one.
-    fn delete_model(&self, catalog: &str, version: u32) -> Result<ModelRecord>;
 
     // ----- training jobs -----
 
@@ -218,8 +206,6 @@ pub trait Store: Send + Sync {
     fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>>;
     /// Revokes a key (idempotent) and returns it.
     fn revoke_api_key(&self, id: u64) -> Result<ApiKeyRecord>;
-    /// Keys with this prefix (normally one), revoked ones included.
-    fn find_api_keys_by_prefix(&self, prefix: &str) -> Result<Vec<ApiKeyRecord>>;
     /// Appends an audit entry; returns its sequence number.
     fn append_audit(&self, entry: &NewAuditEntry) -> Result<u64>;
     /// Up to `limit` entries with `seq > after_seq`, oldest first.

@@ -110,3 +110,38 @@ fn missing_files_and_bad_options_fail_clearly() {
         assert!(run.stderr.contains("--holdout"), "{}", run.stderr);
     }
 }
+
+#[test]
+fn a_catalog_name_the_api_refuses_is_refused_before_anything_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = clustered_tsv(dir.path());
+    let items = dir.path().join("items.csv");
+    std::fs::write(&items, "item_id,title,kind,tags\ni1,One,track,rock\n").unwrap();
+    let data_dir = dir.path().join("data");
+    // `POST /v1/catalogs` refuses upper case and '.', so every command taking a catalog does too,
+    // as bad usage (exit code 2), without creating the data directory.
+    for bad in ["Music.v2", "music.v2", "Music", "-music", ""] {
+        let catalog = format!("--catalog={bad}");
+        let dir = arg(&data_dir);
+        let runs = [
+            encore(&["import", "--data-dir", dir, &catalog, arg(&data)]),
+            encore(&["import-items", "--data-dir", dir, &catalog, arg(&items)]),
+            encore(&["keys", "create", "--data-dir", dir, "--role", "reader", &catalog]),
+        ];
+        for run in &runs {
+            assert_clean_failure(run, &["--catalog", "a-z, 0-9, '_' and '-'"]);
+            assert_eq!(run.code, Some(2), "{bad}: {}", run.stderr);
+            assert!(!data_dir.exists(), "{bad}: the data directory was created");
+        }
+    }
+    // The name the API accepts works on the command line.
+    encore_ok(&["import", "--data-dir", arg(&data_dir), "--catalog", "music-v2", arg(&data)]);
+    encore_ok(&[
+        "import-items",
+        "--data-dir",
+        arg(&data_dir),
+        "--catalog",
+        "music-v2",
+        arg(&items),
+    ]);
+}

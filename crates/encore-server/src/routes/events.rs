@@ -27,7 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(("catalog" = String, Path, description = "Catalog name")),
     responses(
         (status = 200, description = "Every event was committed", body = IngestEventsResponse),
-        (status = 400, description = "Invalid rows (`invalid_rows`, each listed in `errors` with its `index` and `field`); nothing was stored", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid rows, each listed in `errors` with its `index` and `field` (`invalid_rows`); nothing was stored", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such catalog (`catalog_not_found`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "More rows than the server accepts in one batch (`too_large`)", body = Problem, content_type = "application/problem+json"),
     ))]

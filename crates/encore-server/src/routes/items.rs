@@ -33,7 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(("catalog" = String, Path, description = "Catalog name")),
     responses(
         (status = 200, description = "Every item was written", body = UpsertItemsResponse),
-        (status = 400, description = "Invalid rows (`invalid_rows`, listed in `errors` with their `index`); nothing was written", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid rows, listed in `errors` with their `index` (`invalid_rows`); nothing was written", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such catalog (`catalog_not_found`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "More rows than the server accepts in one batch (`too_large`)", body = Problem, content_type = "application/problem+json"),
     ))]

@@ -40,10 +40,12 @@ async fn a_single_catalog_is_the_default_of_the_simple_contract() {
     let app = TestApp::seeded_with_model("music").await;
     let reply = app.post("/recommend", json!({"user_id": "r1"})).await;
     assert_eq!(reply.ok(200)["catalog"], "music");
-    // With two catalogs, `/recommend` must be told which one.
+    // With two catalogs, `/recommend` must be told which one: the request is well formed (400
+    // would contradict the document), the server's state makes it ambiguous (409).
     app.post("/v1/catalogs", json!({"name": "films"})).await.ok(201);
     let reply = app.post("/recommend", json!({"user_id": "r1"})).await;
-    assert_eq!(reply.status.as_u16(), 400, "{}", reply.body);
+    assert_eq!(reply.status.as_u16(), 409, "{}", reply.body);
+    assert_eq!(reply.body["code"], "conflict", "{}", reply.body);
     let reply = app.post("/recommend", json!({"user_id": "r1", "catalog": "music"})).await;
     reply.ok(200);
     // Back to one catalog: the default applies again at once.

@@ -154,27 +154,6 @@ fn stored_event(r: &Row<'_>) -> rusqlite::Result<StoredEvent> {
     })
 }
 
-pub(super) fn since(
-    conn: &Connection,
-    catalog: &str,
-    after_seq: u64,
-    limit: usize,
-) -> Result<Vec<StoredEvent>> {
-    let catalog_id = id_of(conn, catalog)?;
-    let mut stmt = conn.prepare_cached(&format!(
-        "{STORED_EVENT_SELECT} WHERE e.catalog_id = ?1 AND e.seq > ?2 ORDER BY e.seq LIMIT ?3"
-    ))?;
-    let rows = stmt.query_map(
-        (
-            catalog_id,
-            to_i64("sequence number", after_seq)?,
-            i64::try_from(limit).unwrap_or(i64::MAX),
-        ),
-        stored_event,
-    )?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
 pub(super) fn of_user(conn: &Connection, catalog: &str, user_id: &str) -> Result<Vec<StoredEvent>> {
     let catalog_id = id_of(conn, catalog)?;
     let Some(key) = user_key(conn, catalog_id, user_id)? else {
@@ -188,14 +167,6 @@ pub(super) fn of_user(conn: &Connection, catalog: &str, user_id: &str) -> Result
         return Err(Error::not_found(Resource::User, user_id));
     }
     Ok(events)
-}
-
-pub(super) fn user_exists(conn: &Connection, catalog: &str, user_id: &str) -> Result<bool> {
-    let catalog_id = id_of(conn, catalog)?;
-    let Some(key) = user_key(conn, catalog_id, user_id)? else {
-        return Ok(false);
-    };
-    Ok(conn.prepare_cached("SELECT 1 FROM events WHERE user_key = ?1 LIMIT 1")?.exists([key])?)
 }
 
 pub(super) fn count(conn: &Connection, catalog: &str) -> Result<u64> {

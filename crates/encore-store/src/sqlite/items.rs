@@ -93,23 +93,6 @@ pub(super) fn get(conn: &Connection, catalog: &str, item_id: &str) -> Result<Ite
     .ok_or_else(|| Error::not_found(Resource::Item, item_id))
 }
 
-pub(super) fn list(
-    conn: &Connection,
-    catalog: &str,
-    after: Option<&str>,
-    limit: usize,
-) -> Result<Vec<Item>> {
-    let catalog_id = id_of(conn, catalog)?;
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {ITEM_COLUMNS} FROM item_keys k JOIN items i ON i.key = k.key
-         WHERE k.catalog_id = ?1 AND (?2 IS NULL OR k.item_id > ?2)
-         ORDER BY k.item_id LIMIT ?3"
-    ))?;
-    let rows = stmt.query_map((catalog_id, after, limit), item_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
 pub(super) fn for_each(
     conn: &Connection,
     catalog: &str,
@@ -126,15 +109,6 @@ pub(super) fn for_each(
         count += 1;
     }
     Ok(count)
-}
-
-pub(super) fn by_ids(conn: &Connection, catalog: &str, ids: &[&str]) -> Result<Vec<Option<Item>>> {
-    let catalog_id = id_of(conn, catalog)?;
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {ITEM_COLUMNS} FROM item_keys k JOIN items i ON i.key = k.key
-         WHERE k.catalog_id = ?1 AND k.item_id = ?2"
-    ))?;
-    ids.iter().map(|id| Ok(stmt.query_row((catalog_id, id), item_from_row).optional()?)).collect()
 }
 
 pub(super) fn delete(conn: &Connection, catalog: &str, item_id: &str) -> Result<()> {

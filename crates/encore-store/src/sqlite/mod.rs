@@ -202,16 +202,8 @@ impl Store for SqliteStore {
         self.read(|c| items::get(c, catalog, item_id))
     }
 
-    fn list_items(&self, catalog: &str, after: Option<&str>, limit: usize) -> Result<Vec<Item>> {
-        self.read(|c| items::list(c, catalog, after, limit))
-    }
-
     fn for_each_item(&self, catalog: &str, sink: &mut dyn FnMut(Item)) -> Result<u64> {
         self.read(|c| items::for_each(c, catalog, sink))
-    }
-
-    fn items_by_ids(&self, catalog: &str, item_ids: &[&str]) -> Result<Vec<Option<Item>>> {
-        self.read(|c| items::by_ids(c, catalog, item_ids))
     }
 
     fn delete_item(&self, catalog: &str, item_id: &str) -> Result<()> {
@@ -236,21 +228,8 @@ impl Store for SqliteStore {
         self.read(|c| events::for_each_training_event(c, catalog, up_to_seq, sink))
     }
 
-    fn events_since(
-        &self,
-        catalog: &str,
-        after_seq: u64,
-        limit: usize,
-    ) -> Result<Vec<StoredEvent>> {
-        self.read(|c| events::since(c, catalog, after_seq, limit))
-    }
-
     fn user_events(&self, catalog: &str, user_id: &str) -> Result<Vec<StoredEvent>> {
         self.read(|c| events::of_user(c, catalog, user_id))
-    }
-
-    fn user_exists(&self, catalog: &str, user_id: &str) -> Result<bool> {
-        self.read(|c| events::user_exists(c, catalog, user_id))
     }
 
     fn count_events(&self, catalog: &str) -> Result<u64> {
@@ -307,10 +286,6 @@ impl Store for SqliteStore {
         self.write(|tx| models::update_file(tx, catalog, version, file_path, size_bytes))
     }
 
-    fn delete_model(&self, catalog: &str, version: u32) -> Result<ModelRecord> {
-        self.write(|tx| models::delete(tx, catalog, version))
-    }
-
     fn create_job(&self, catalog: &str, request: &serde_json::Value) -> Result<JobRecord> {
         self.write(|tx| jobs::create(tx, catalog, request))
     }
@@ -341,10 +316,6 @@ impl Store for SqliteStore {
 
     fn revoke_api_key(&self, id: u64) -> Result<ApiKeyRecord> {
         self.write(|tx| security::revoke_key(tx, id))
-    }
-
-    fn find_api_keys_by_prefix(&self, prefix: &str) -> Result<Vec<ApiKeyRecord>> {
-        self.read(|c| security::keys_by_prefix(c, prefix))
     }
 
     fn append_audit(&self, entry: &NewAuditEntry) -> Result<u64> {

@@ -178,18 +178,3 @@ pub(super) fn update_file(
     }
     get(conn, catalog, version)
 }
-
-pub(super) fn delete(conn: &Connection, catalog: &str, version: u32) -> Result<ModelRecord> {
-    let model = get(conn, catalog, version)?;
-    if model.active {
-        return Err(Error::Conflict(format!(
-            "model v{version} is the active model of `{catalog}`: activate another one first"
-        )));
-    }
-    let catalog_id = id_of(conn, catalog)?;
-    conn.execute(
-        "DELETE FROM models WHERE catalog_id = ?1 AND version = ?2",
-        (catalog_id, version),
-    )?;
-    Ok(model)
-}

@@ -69,12 +69,6 @@ pub(super) fn revoke_key(conn: &Connection, id: u64) -> Result<ApiKeyRecord> {
     get_key(conn, id)
 }
 
-pub(super) fn keys_by_prefix(conn: &Connection, prefix: &str) -> Result<Vec<ApiKeyRecord>> {
-    let mut stmt = conn.prepare_cached(&format!("{KEY_SELECT} WHERE prefix = ?1 ORDER BY id"))?;
-    let rows = stmt.query_map([prefix], key_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
 pub(super) fn append_audit(conn: &Connection, e: &NewAuditEntry) -> Result<u64> {
     conn.prepare_cached(
         "INSERT INTO audit_log (time_ms, key_id, key_name, action, target, outcome, detail)

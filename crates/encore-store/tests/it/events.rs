@@ -33,13 +33,8 @@ fn append_returns_seq_range_and_events_read_back() {
         store.user_events("music", "nobody"),
         Err(Error::NotFound { kind: Resource::User, .. })
     ));
-    assert!(store.user_exists("music", "u2").unwrap());
-    assert!(!store.user_exists("music", "nobody").unwrap());
+    assert_eq!(store.user_events("music", "u2").unwrap().len(), 1);
     assert_eq!(store.count_events("music").unwrap(), 4);
-
-    let since = store.events_since("music", first, 10).unwrap();
-    assert_eq!(since.iter().map(|e| e.seq).collect::<Vec<_>>(), [first + 1, first + 2, first + 3]);
-    assert_eq!(store.events_since("music", first, 1).unwrap().len(), 1);
     let stats = store.catalog_stats("music").unwrap();
     assert_eq!(
         (stats.users, stats.item_ids, stats.events, stats.last_event_seq),
@@ -90,9 +85,6 @@ fn training_stream_respects_watermark_and_catalog() {
     let mut count = 0;
     store.for_each_training_event("music", Some(watermark), &mut |_| count += 1).unwrap();
     assert_eq!(count, 2);
-    let fresh = store.events_since("music", watermark, 100).unwrap();
-    assert_eq!(fresh.len(), 1);
-    assert_eq!(fresh[0].item_id, "c");
 }
 
 #[test]
@@ -103,7 +95,6 @@ fn erase_user_removes_events_and_user_and_seqs_are_never_reused() {
     let r = store.append_events("music", &[event("gone", "a"), event("gone", "b")]).unwrap();
     let erased = store.erase_user("music", "gone").unwrap();
     assert_eq!((erased.events_deleted, erased.user_deleted), (2, true));
-    assert!(!store.user_exists("music", "gone").unwrap());
     assert!(store.user_events("music", "gone").is_err());
     let again = store.erase_user("music", "gone").unwrap();
     assert_eq!((again.events_deleted, again.user_deleted), (0, false));

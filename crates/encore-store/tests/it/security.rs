@@ -28,9 +28,7 @@ fn api_keys_create_find_revoke() {
         store.create_api_key(&NewApiKey { hash: String::new(), ..key.clone() }),
         Err(Error::Invalid(_))
     ));
-    let found = store.find_api_keys_by_prefix("ek_1234").unwrap();
-    assert_eq!(found, vec![created.clone()]);
-    assert!(store.find_api_keys_by_prefix("ek_nope").unwrap().is_empty());
+    assert_eq!(store.list_api_keys().unwrap().first(), Some(&created));
     let revoked = store.revoke_api_key(created.id).unwrap();
     assert!(revoked.revoked_ms.is_some());
     assert_eq!(
