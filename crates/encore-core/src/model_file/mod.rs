@@ -71,11 +71,9 @@
 //!
 //! # Cost
 //!
-//! Measured with `cargo run --release -p encore-core --example model_file_speed` (iALS-shaped,
-//! 1,000,000 items × 64 factors, 100,000 users, 5 M interactions: a 354 MB file; warm page cache,
-//! 2 busy cores): `save` 2.1 s (mostly writing and syncing the bytes), `read_header` 0.08 ms,
-//! `load` 0.5–0.65 s, of which the file checksum is about 20 ms and building the two id maps
-//! (1.1 M string ids) most of the rest; the factor arrays themselves are not copied.
+//! Saving writes and syncs every byte; loading reads the header, verifies the checksum and builds
+//! the two id maps, but does not copy the factor arrays (they are used in place). The figures,
+//! measured with the `model_file_speed` example, are in `bench/README.md`.
 
 mod layout;
 mod read;
