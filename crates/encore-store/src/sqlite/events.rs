@@ -1,4 +1,4 @@
-//! Users and events: appends, reads for training and freshness, erasure.
+//! Users and events: appends, reads for training, user histories and counts, erasure.
 
 use std::collections::HashMap;
 
