@@ -30,53 +30,16 @@ use encore_core::matrix::InteractionMatrix;
 use encore_core::models::{Algorithm, ModelConfig, ModelSpec};
 use encore_core::progress::TrainingObserver;
 use encore_store::{JobRecord, JobUpdate, ModelRecord, NewModel};
-use rustc_hash::FxHashMap;
 
 use crate::dto::{self, ActivatePolicy, JobState};
 use crate::error::{Error, Resource, Result};
-use crate::service::{CatalogState, Encore, Inner, metrics_map, not_found_as};
+use crate::job_registry::LiveJob;
+use crate::service::Encore;
+use crate::state::{CatalogState, Inner, metrics_map, not_found_as};
 use crate::training;
 
 /// The metric `if_better` compares.
 pub const COMPARE_METRIC: &str = "ndcg@10";
-
-/// The live part of a job this process runs.
-#[derive(Debug)]
-pub(crate) struct LiveJob {
-    id: u64,
-    catalog: String,
-    cancel: AtomicBool,
-    epochs: AtomicUsize,
-    activated: Mutex<Option<bool>>,
-}
-
-/// Jobs started by this process.
-#[derive(Debug, Default)]
-pub(crate) struct JobRegistry {
-    live: Mutex<FxHashMap<u64, Arc<LiveJob>>>,
-}
-
-impl JobRegistry {
-    fn get(&self, id: u64) -> Option<Arc<LiveJob>> {
-        self.live.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()
-    }
-
-    /// Asks every job of `catalog` to stop (the catalog is being deleted).
-    pub fn cancel_catalog(&self, catalog: &str) {
-        for job in self.live.lock().unwrap_or_else(|p| p.into_inner()).values() {
-            if job.catalog == catalog {
-                job.cancel.store(true, Ordering::Relaxed);
-            }
-        }
-    }
-
-    /// Asks every job to stop.
-    pub fn cancel_all(&self) {
-        for job in self.live.lock().unwrap_or_else(|p| p.into_inner()).values() {
-            job.cancel.store(true, Ordering::Relaxed);
-        }
-    }
-}
 
 /// Receives the engine's progress for one phase of a job and maps it into `[start, start+span]`.
 struct PhaseObserver<'a> {
@@ -317,13 +280,8 @@ impl Inner {
         ))?;
         let loaded = Arc::new(self.load_model(state, &record)?);
         let record = self.store.activate_model(&state.name, version)?;
-        if let Some(old) = state.model.swap(Some(loaded.clone())) {
-            old.retire();
-        }
         tracing::info!(catalog = %state.name, model = %loaded.label, "model activated");
-        if let Some(pool) = &self.precompute_pool {
-            pool.spawn(move || loaded.precompute_all());
-        }
+        self.serve_model(state, loaded);
         Ok(record)
     }
 

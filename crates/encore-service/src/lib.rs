@@ -39,15 +39,20 @@
 
 pub mod access;
 mod catalog_data;
+mod catalogs;
 pub mod config;
 pub mod dto;
 pub mod error;
+mod events;
+mod items;
+mod job_registry;
 pub mod jobs;
 pub mod limits;
 mod loaded;
 pub mod offline;
 pub mod recommend;
 mod service;
+mod state;
 pub mod training;
 pub mod users;
 pub mod validate;

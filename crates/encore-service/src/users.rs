@@ -16,7 +16,8 @@ use encore_core::model_file::ModelArtifact;
 use crate::dto;
 use crate::error::{Error, Resource, Result};
 use crate::loaded::LoadedModel;
-use crate::service::{Encore, not_found_as};
+use crate::service::Encore;
+use crate::state::not_found_as;
 use crate::validate;
 
 impl Encore {
@@ -91,14 +92,7 @@ impl Encore {
             if next.artifact.users.get(user_id).is_some() {
                 return Err(Error::Internal(format!("user `{user_id}` survived erasure")));
             }
-            if let Some(old) = state.model.swap(Some(next.clone())) {
-                old.retire();
-            }
-            if let Some(pool) = &self.inner.precompute_pool
-                && next.precomputed_fraction() < 1.0
-            {
-                pool.spawn(move || next.precompute_all());
-            }
+            self.inner.serve_model(&state, next);
         }
         Ok(dto::EraseReceipt {
             user_id: user_id.to_string(),
