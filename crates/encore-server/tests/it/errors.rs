@@ -192,3 +192,27 @@ async fn a_panicking_handler_becomes_a_500_problem_without_internals() {
     assert_eq!(body["code"], "internal");
     assert!(!body.to_string().contains("secret"), "the panic message leaked: {body}");
 }
+
+#[tokio::test]
+async fn a_body_of_the_wrong_shape_is_named_in_json_terms_never_rust_types() {
+    let app = TestApp::seeded_with_model("music").await;
+    let cases: &[(&str, &str, &str)] = &[
+        ("/recommend", "[]", "body"),
+        ("/recommend", r#"["u1", 5, null]"#, "body"),
+        ("/recommend", r#"{"user_id": "u1", "n": -1}"#, "n"),
+        ("/v1/catalogs/music/recommend", r#"{"user_id": "u1", "filter": []}"#, "filter"),
+        ("/v1/catalogs/music/events", r#"{"events": [["u1", "i1"]]}"#, "events[0]"),
+        ("/v1/catalogs/music/events", r#"{"events": {}}"#, "events"),
+        ("/v1/catalogs", r#"["music"]"#, "body"),
+    ];
+    for (uri, body, field) in cases {
+        let reply = app.post_raw(uri, Some("application/json"), body).await;
+        let problem = reply.assert_problem(400, "invalid_field");
+        assert_eq!(problem["errors"][0]["field"], *field, "{uri} {body}: {problem}");
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(detail.contains("expected a"), "{uri} {body}: {detail}");
+        for rust in ["struct", "Request", "sequence", "usize", "Vec<", "map,"] {
+            assert!(!detail.contains(rust), "{uri} {body}: names `{rust}`: {detail}");
+        }
+    }
+}
