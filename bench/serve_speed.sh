@@ -108,6 +108,8 @@ log "starting encore serve on 127.0.0.1:$ENCORE_PORT"
 PIDS+=($!)
 ENCORE_PID=$!
 wait_http "http://127.0.0.1:$ENCORE_PORT/healthz" 60
+# Live at once; the catalog loads in the background (503 not_ready until then).
+wait_http "http://127.0.0.1:$ENCORE_PORT/readyz" 120
 
 if [ "$TRAIN" = 1 ]; then
 log "training iALS ($FACTORS factors) through the API"
