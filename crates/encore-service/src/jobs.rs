@@ -373,7 +373,8 @@ impl Inner {
                 artifact.remove_user(&user);
             }
             let version = self.store.reserve_model_version(&state.name)?;
-            let relative = format!("models/{}/v{version}.enc", state.name);
+            let relative =
+                format!("models/{}/{}.enc", state.name, encore_store::ModelVersion(version));
             let path = self.config.data_dir.join(&relative);
             let dir = self.config.models_dir(&state.name);
             std::fs::create_dir_all(&dir).map_err(|e| encore_core::Error::io(&dir, e))?;
