@@ -139,7 +139,7 @@ fn unavailable_items_are_left_out_unless_the_request_includes_them() {
         json!({"user_id": "u1", "n": 1, "filter": {"include_unavailable": true}}),
     );
     assert_eq!(status, 200, "{body}");
-    assert_eq!(ids(&body["recommendations"]), [top.clone()]);
+    assert_eq!(ids(&body["recommendations"]), std::slice::from_ref(&top));
     assert_eq!(body["recommendations"][0]["available"], false);
 }
 
