@@ -526,6 +526,14 @@ pub fn parse(bytes: &[u8]) -> Result<EdgeModel, Error> {
             return Err(corrupt("an item appears twice in POPI".into()));
         }
     }
+    // Best first, ties to the smaller index: the order the answer is read off in.
+    let ordered = pop_items
+        .windows(2)
+        .zip(pop_scores.windows(2))
+        .all(|(i, s)| s[0] > s[1] || (s[0] == s[1] && i[0] < i[1]));
+    if !ordered {
+        return Err(corrupt("the popularity fallback POPI/POPS is not sorted best first".into()));
+    }
     if algorithm == Algorithm::Popularity && pop_items.len() != n {
         return Err(corrupt("a popularity model must rank every item in POPI".into()));
     }

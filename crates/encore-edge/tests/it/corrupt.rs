@@ -116,3 +116,48 @@ fn random_edits_behind_valid_checksums_never_panic() {
     }
     assert!(accepted < 6 * 1500, "every edit was accepted");
 }
+
+#[test]
+fn fuzz_regression_inputs_are_refused_or_answer_sanely() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/regressions/edge_open_bytes");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("fuzz/regressions/edge_open_bytes exists") {
+        let mut bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        seen += 1;
+        for attempt in 0..2 {
+            if attempt == 1 && bytes.len() >= 68 {
+                let len = bytes.len() as u64;
+                bytes[32..40].copy_from_slice(&len.to_le_bytes());
+                fix_checksums(&mut bytes);
+            }
+            if let Ok(m) = EdgeModel::from_bytes(&bytes) {
+                let mut s = m.new_scratch();
+                for history in [&[][..], &[0u32][..], &[0, 1, 2][..]] {
+                    let top = m.recommend(&mut s, history, None, m.n_items() + 1);
+                    assert!(top.windows(2).all(|w| w[0].score >= w[1].score), "unsorted: {top:?}");
+                    assert!(top.iter().all(|t| !history.contains(&t.item)));
+                }
+            }
+        }
+    }
+    assert!(seen > 0);
+}
+
+#[test]
+fn an_unsorted_popularity_fallback_is_refused() {
+    let mut bytes = fixture("popularity-f32.edge");
+    let model = EdgeModel::from_bytes(&bytes).unwrap();
+    assert_eq!(model.n_items(), 48);
+    // POPS holds the counts best first; swap the first two distinct ones.
+    let pos = bytes.windows(4).position(|w| w == b"POPS").unwrap();
+    let offset = u64::from_le_bytes(bytes[pos + 8..pos + 16].try_into().unwrap()) as usize;
+    let first = bytes[offset..offset + 4].to_vec();
+    let last_at = offset + 47 * 4;
+    let last = bytes[last_at..last_at + 4].to_vec();
+    bytes[offset..offset + 4].copy_from_slice(&last);
+    bytes[last_at..last_at + 4].copy_from_slice(&first);
+    fix_checksums(&mut bytes);
+    let e = EdgeModel::from_bytes(&bytes).unwrap_err();
+    assert!(e.message().contains("not sorted"), "{e}");
+}
