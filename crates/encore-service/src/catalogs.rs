@@ -43,8 +43,8 @@ impl Encore {
     }
 
     /// The catalog a request without one means: the only catalog, when there is exactly one.
-    /// Cached until a catalog is created or deleted (see
-    /// [`DefaultCatalog`](crate::state::DefaultCatalog)).
+    /// Cached until a catalog is created or deleted, which invalidate the cache (the store is
+    /// read once per change, not once per request).
     pub fn default_catalog(&self) -> Result<String> {
         self.inner.default_catalog.get(|| {
             let mut catalogs = self.inner.store.list_catalogs()?;

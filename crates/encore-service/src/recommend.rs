@@ -11,7 +11,7 @@
 //!
 //! A request never fails for an unknown user, nor for a catalog without an active model (its
 //! `model_version` is then `null`). Every source leaves out taken-down items, and unavailable
-//! ones unless the filter includes them ([`crate::catalog_data`]).
+//! ones unless the filter includes them (the service's in-memory catalog index owns both rules).
 //!
 //! # How it stays fast
 //!
