@@ -137,22 +137,10 @@ impl LoadedModel {
 
     /// Maps a catalog history to a model history (sorted by model index), dropping unknown items.
     pub fn map_history(&self, items: &[u32], weights: &[f32]) -> (Vec<u32>, Vec<f32>) {
-        let mut pairs: Vec<(u32, f32)> = items
-            .iter()
-            .zip(weights)
-            .filter_map(|(&c, &w)| self.model_item(c).map(|m| (m, w)))
-            .collect();
-        pairs.sort_unstable_by_key(|p| p.0);
-        pairs.dedup_by(|b, a| {
-            // Two catalog ids never map to one model item, but sum defensively if they did.
-            if a.0 == b.0 {
-                a.1 += b.1;
-                true
-            } else {
-                false
-            }
-        });
-        pairs.into_iter().unzip()
+        // Two catalog ids never map to one model item, but their weights would be summed.
+        sorted_history(
+            items.iter().zip(weights).filter_map(|(&c, &w)| self.model_item(c).map(|m| (m, w))),
+        )
     }
 
     /// The cached candidates of model user `row`, computing them now if the background pass has
@@ -229,6 +217,22 @@ impl LoadedModel {
         let n = self.candidates.len();
         if n == 0 { 1.0 } else { self.computed.load(Ordering::Relaxed) as f64 / n as f64 }
     }
+}
+
+/// A history as items sorted ascending without duplicates (the weights of a repeated item
+/// summed) and the parallel weights: the shape [`Query`] takes.
+pub(crate) fn sorted_history(pairs: impl Iterator<Item = (u32, f32)>) -> (Vec<u32>, Vec<f32>) {
+    let mut pairs: Vec<(u32, f32)> = pairs.collect();
+    pairs.sort_unstable_by_key(|p| p.0);
+    pairs.dedup_by(|b, a| {
+        if a.0 == b.0 {
+            a.1 += b.1;
+            true
+        } else {
+            false
+        }
+    });
+    pairs.into_iter().unzip()
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ use crate::catalog_data::{CatalogData, CompiledFilter};
 use crate::dto::{self, Source};
 use crate::error::{Error, Resource, Result};
 use crate::limits;
-use crate::loaded::LoadedModel;
+use crate::loaded::{LoadedModel, sorted_history};
 use crate::service::Encore;
 use crate::validate;
 
@@ -330,18 +330,7 @@ fn score_history(
 /// A request history in catalog indices (sorted, unique; unknown ids dropped, weights of
 /// repeated ids summed), parallel weights.
 fn catalog_history(data: &CatalogData, history: &[(String, f32)]) -> (Vec<u32>, Vec<f32>) {
-    let mut pairs: Vec<(u32, f32)> =
-        history.iter().filter_map(|(id, w)| data.items.get(id).map(|c| (c, *w))).collect();
-    pairs.sort_unstable_by_key(|p| p.0);
-    pairs.dedup_by(|b, a| {
-        if a.0 == b.0 {
-            a.1 += b.1;
-            true
-        } else {
-            false
-        }
-    });
-    pairs.into_iter().unzip()
+    sorted_history(history.iter().filter_map(|(id, w)| data.items.get(id).map(|c| (c, *w))))
 }
 
 /// Top `n` of a known user with the model's parameters, from the cache when it suffices.
