@@ -67,11 +67,11 @@ base="http://127.0.0.1:$port"
 "$encore" serve --data-dir "$data" --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 200); do
-  curl -fsS "$base/healthz" >/dev/null 2>&1 && break
+  curl -fsS "$base/readyz" >/dev/null 2>&1 && break  # live at once, ready once loaded
   kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log"; exit 1; }
   sleep 0.1
 done
-curl -fsS "$base/healthz" >/dev/null
+curl -fsS "$base/readyz" >/dev/null
 if [[ -z "$key" ]]; then
   key="$(grep -Eo 'ek_[A-Za-z0-9_-]{43}' "$work/serve.log" | head -n1 || true)"
 fi
