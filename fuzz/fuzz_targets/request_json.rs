@@ -21,16 +21,12 @@ use libfuzzer_sys::fuzz_target;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// The service's default limits (`ServiceConfig::default()`).
-const MAX_ID_LEN: usize = 256;
-const MAX_N: usize = 1000;
-
 fn ok_weight(w: Option<f64>) -> bool {
     validate::weight(w).is_ok()
 }
 
 fn ok_id(id: &str) -> bool {
-    validate::id_problem(id, MAX_ID_LEN).is_none()
+    validate::id_problem(id).is_none()
 }
 
 fn events_ok(b: &IngestEvents) -> bool {
@@ -44,7 +40,7 @@ fn events_ok(b: &IngestEvents) -> bool {
 
 fn recommend_ok(r: &RecommendRequest) -> bool {
     let subject = match (&r.user_id, &r.history) {
-        (Some(user), None) => validate::id("user_id", user, MAX_ID_LEN).is_ok(),
+        (Some(user), None) => validate::id("user_id", user).is_ok(),
         (None, Some(history)) => history.iter().all(|h| ok_id(&h.item_id) && ok_weight(h.weight)),
         _ => false,
     };
@@ -54,7 +50,7 @@ fn recommend_ok(r: &RecommendRequest) -> bool {
             && validate::string_list("tags_all", &f.tags_all).is_ok()
             && validate::string_list("exclude_items", &f.exclude_items).is_ok()
     });
-    subject & filter & validate::n(r.n, MAX_N).is_ok()
+    subject & filter & validate::n(r.n).is_ok()
 }
 
 fn items_ok(b: &UpsertItems) -> bool {
@@ -68,7 +64,7 @@ fn item_fields_ok(f: &ItemFields) -> bool {
 }
 
 fn catalog_ok(c: &CreateCatalog) -> bool {
-    validate::catalog_name(&c.name).is_ok()
+    validate::catalog_name("name", &c.name).is_ok()
 }
 
 fn train_ok(t: &TrainRequest) -> bool {
