@@ -5,6 +5,7 @@
 #   bash bench/serve_speed.sh            # full run: 1e5 users x 5e4 items x 5e6 rows, iALS 64 factors
 #   ROWS=500000 USERS=20000 ITEMS=10000 bash bench/serve_speed.sh   # a quicker, smaller run
 #   SKIP_FLASK=1 bash bench/serve_speed.sh                          # Encore only
+#   ENCORE_BIN=/tmp/encore-old WORK=/tmp/old SKIP_FLASK=1 bash bench/serve_speed.sh  # another build
 #   REUSE_DATA=1 ENCORE_SERVE_ARGS="--http-threads 1" bash bench/serve_speed.sh   # reuse the model
 #
 # What it does, all on 127.0.0.1:
@@ -50,9 +51,14 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 [ -f "$LUA" ] || { echo "missing $LUA (../shared must sit beside the repository)" >&2; exit 1; }
 
-log "building encore (release)"
-cargo build --release -p encore-cli --quiet
-ENCORE="$ROOT/target/release/encore"
+# ENCORE_BIN=/path/to/encore measures another build (an older commit, for an A/B) as it is.
+if [ -n "${ENCORE_BIN:-}" ]; then
+  ENCORE="$ENCORE_BIN"
+else
+  log "building encore (release)"
+  cargo build --release -p encore-cli --quiet
+  ENCORE="$ROOT/target/release/encore"
+fi
 
 mkdir -p "$WORK"
 DATA="$WORK/interactions_${USERS}x${ITEMS}x${ROWS}.tsv"
