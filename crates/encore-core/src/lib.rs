@@ -18,6 +18,7 @@
 //! 5. [`eval`] splits data and computes exact full-ranking metrics.
 //! 6. [`model_file`] writes and memory-maps a trained model with its id maps and training matrix.
 
+pub mod batch;
 pub mod buffer;
 pub mod data;
 pub mod edge_export;

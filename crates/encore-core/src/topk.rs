@@ -42,6 +42,64 @@ fn better(a: ScoredItem, b: ScoredItem) -> bool {
     }
 }
 
+/// The best `n` candidates offered so far: a bounded heap with its worst entry at the top.
+///
+/// This is the one place that decides which of two scored items is better (higher score, then the
+/// smaller index), so every selection — one user's scores, a block of users scored together
+/// ([`crate::batch`]) — ranks ties the same way.
+#[derive(Clone)]
+pub struct TopN {
+    n: usize,
+    heap: BinaryHeap<Worst>,
+    /// The worst kept score once the heap is full (`-inf` before): any lower score cannot enter,
+    /// which is the one comparison most candidates cost.
+    floor: f32,
+}
+
+impl TopN {
+    /// An empty selection of at most `n` items.
+    pub fn new(n: usize) -> Self {
+        Self { n, heap: BinaryHeap::with_capacity(n + 1), floor: f32::NEG_INFINITY }
+    }
+
+    /// Whether `cand` would be kept if offered now (`false` for NaN scores).
+    #[inline(always)]
+    pub fn would_keep(&self, cand: ScoredItem) -> bool {
+        if cand.score < self.floor || cand.score.is_nan() || self.n == 0 {
+            return false;
+        }
+        match self.heap.peek() {
+            Some(worst) if self.heap.len() == self.n => better(cand, worst.0),
+            _ => true,
+        }
+    }
+
+    /// The worst kept score once `n` items are kept, `-inf` before.
+    #[inline(always)]
+    pub fn floor(&self) -> f32 {
+        self.floor
+    }
+
+    /// Keeps `cand`, dropping the worst entry when full. Call only after [`TopN::would_keep`].
+    #[inline]
+    pub fn push(&mut self, cand: ScoredItem) {
+        self.heap.push(Worst(cand));
+        if self.heap.len() > self.n {
+            self.heap.pop();
+        }
+        if self.heap.len() == self.n {
+            self.floor = self.heap.peek().map_or(f32::NEG_INFINITY, |w| w.0.score);
+        }
+    }
+
+    /// The kept items, best first.
+    pub fn into_sorted(self) -> Vec<ScoredItem> {
+        let mut out: Vec<ScoredItem> = self.heap.into_iter().map(|w| w.0).collect();
+        out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.item.cmp(&b.item)));
+        out
+    }
+}
+
 /// The `n` best items of `scores`, best first, skipping the items in `exclude_sorted` (which must
 /// be sorted ascending) and any item for which `keep` returns false. NaN scores are skipped.
 pub fn top_n_filtered(
@@ -53,34 +111,22 @@ pub fn top_n_filtered(
     if n == 0 {
         return Vec::new();
     }
-    let mut heap: BinaryHeap<Worst> = BinaryHeap::with_capacity(n + 1);
+    let mut top = TopN::new(n);
     let mut excl = exclude_sorted.iter().copied().peekable();
     for (i, &s) in scores.iter().enumerate() {
         let item = i as u32;
         while excl.peek().is_some_and(|&e| e < item) {
             excl.next();
         }
-        if excl.peek() == Some(&item) || s.is_nan() {
+        if excl.peek() == Some(&item) {
             continue;
         }
         let cand = ScoredItem { item, score: s };
-        if heap.len() == n {
-            let worst = heap.peek().expect("heap is full").0;
-            if !better(cand, worst) {
-                continue;
-            }
-        }
-        if !keep(item) {
-            continue;
-        }
-        heap.push(Worst(cand));
-        if heap.len() > n {
-            heap.pop();
+        if top.would_keep(cand) && keep(item) {
+            top.push(cand);
         }
     }
-    let mut out: Vec<ScoredItem> = heap.into_iter().map(|w| w.0).collect();
-    out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.item.cmp(&b.item)));
-    out
+    top.into_sorted()
 }
 
 /// The `n` best items of `scores`, best first, skipping `exclude_sorted` (sorted ascending).

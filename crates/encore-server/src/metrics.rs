@@ -37,6 +37,10 @@ pub const TRAINING_JOBS: &str = "encore_training_jobs";
 pub const ACTIVE_MODEL: &str = "encore_active_model_info";
 /// Seconds it took to load each active model.
 pub const MODEL_LOAD_SECONDS: &str = "encore_model_load_seconds";
+/// Seconds from each active model's activation request to it answering.
+pub const MODEL_ACTIVATION_SECONDS: &str = "encore_model_activation_seconds";
+/// Bytes of each active model's precomputed candidate table.
+pub const CANDIDATE_BYTES: &str = "encore_candidate_table_bytes";
 
 /// Latency buckets in seconds: fine below 10 ms, where the recommend route lives.
 const LATENCY_BUCKETS: [f64; 16] = [
@@ -80,6 +84,17 @@ fn describe() {
         MODEL_LOAD_SECONDS,
         metrics::Unit::Seconds,
         "time taken to load the active model of each catalog"
+    );
+    metrics::describe_gauge!(
+        MODEL_ACTIVATION_SECONDS,
+        metrics::Unit::Seconds,
+        "time from the activation request of each catalog's active model to it answering (its \
+         candidate table is built first, while the previous model serves)"
+    );
+    metrics::describe_gauge!(
+        CANDIDATE_BYTES,
+        metrics::Unit::Bytes,
+        "memory of the precomputed candidate table of each catalog's active model"
     );
 }
 

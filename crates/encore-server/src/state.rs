@@ -78,13 +78,17 @@ impl AppState {
         self.inner.metrics
     }
 
-    /// Sets the model gauges from `(catalog, version, load seconds)` of every loaded model:
-    /// `encore_active_model_info{catalog,version}` is 1 for the loaded version and 0 for the one
-    /// it replaced, and `encore_model_load_seconds{catalog}` is how long the load took.
-    pub fn publish_active_models(&self, loaded: &[(String, String, f64)]) {
-        use crate::metrics::{ACTIVE_MODEL, MODEL_LOAD_SECONDS};
+    /// Sets the model gauges from every loaded model: `encore_active_model_info{catalog,version}`
+    /// is 1 for the loaded version and 0 for the one it replaced; `encore_model_load_seconds`,
+    /// `encore_model_activation_seconds` and `encore_candidate_table_bytes` (by catalog) say
+    /// what it cost to put in front of requests.
+    pub fn publish_active_models(&self, loaded: &[encore_service::ServingModel]) {
+        use crate::metrics::{
+            ACTIVE_MODEL, CANDIDATE_BYTES, MODEL_ACTIVATION_SECONDS, MODEL_LOAD_SECONDS,
+        };
         let mut published = self.inner.published_models.lock().unwrap_or_else(|p| p.into_inner());
-        for (catalog, version, seconds) in loaded {
+        for m in loaded {
+            let (catalog, version) = (&m.catalog, &m.version);
             if let Some(previous) = published.get(catalog)
                 && previous != version
             {
@@ -93,7 +97,11 @@ impl AppState {
             }
             metrics::gauge!(ACTIVE_MODEL, "catalog" => catalog.clone(), "version" => version.clone())
                 .set(1.0);
-            metrics::gauge!(MODEL_LOAD_SECONDS, "catalog" => catalog.clone()).set(*seconds);
+            metrics::gauge!(MODEL_LOAD_SECONDS, "catalog" => catalog.clone()).set(m.load_seconds);
+            metrics::gauge!(MODEL_ACTIVATION_SECONDS, "catalog" => catalog.clone())
+                .set(m.activation_seconds);
+            metrics::gauge!(CANDIDATE_BYTES, "catalog" => catalog.clone())
+                .set(m.candidate_bytes as f64);
             published.insert(catalog.clone(), version.clone());
         }
     }

@@ -13,7 +13,8 @@ pub struct ServiceConfig {
     pub data_dir: PathBuf,
     /// Threads of the training pool. Training never uses more, so requests keep being served.
     pub training_threads: usize,
-    /// Threads used to precompute every known user's candidates after a model is activated.
+    /// Threads used to precompute every known user's candidates before a model is put in front
+    /// of requests. They run at the lowest CPU priority, so requests on the same cores go first.
     /// Zero disables the precomputation (every request is then scored on demand).
     pub precompute_threads: usize,
     /// Memory a model may allocate for dense structures (EASE); `None` = no limit.
@@ -21,6 +22,10 @@ pub struct ServiceConfig {
     /// How many candidates are precomputed and cached per known user. Requests without a filter
     /// and with `n` up to this are answered from the cache.
     pub candidates_per_user: usize,
+    /// Most memory one model's candidate table may take (8 bytes per candidate and 4 per user);
+    /// a wider table is narrowed to fit (see `loaded`). Default 2 GiB: 10^6 users × 100
+    /// candidates take 0.8 GB.
+    pub candidate_memory_bytes: u64,
     /// Seed of training (initialisation, sampling, holdout split).
     pub seed: u64,
 }
@@ -31,9 +36,10 @@ impl ServiceConfig {
         Self {
             data_dir: data_dir.into(),
             training_threads: 1,
-            precompute_threads: 1,
+            precompute_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             memory_limit_bytes: None,
             candidates_per_user: 100,
+            candidate_memory_bytes: 2 << 30,
             seed: 42,
         }
     }

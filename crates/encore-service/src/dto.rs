@@ -432,12 +432,20 @@ pub struct JobInfo {
     pub epochs: Option<usize>,
     /// Training loss of the last epoch, when the model computes one.
     pub loss: Option<f64>,
+    /// Loss after each epoch of the fit in progress (the holdout fit, then the final one), for
+    /// jobs this process runs; empty for jobs of an earlier process or models without a loss.
+    #[serde(default)]
+    pub loss_history: Vec<f64>,
     /// Holdout metrics when done (`ndcg@10`, `precision@10`, …).
     pub metrics: Option<BTreeMap<String, f64>>,
     /// Version registered when done.
     pub model_version: Option<String>,
     /// Whether the job activated its model.
     pub activated: Option<bool>,
+    /// Seconds from the end of training to the new version answering requests (the new model's
+    /// candidate table is built first, while the previous version keeps serving; the job stays
+    /// `running` meanwhile). Set when the job activated its model.
+    pub activation_seconds: Option<f64>,
     /// Why it failed.
     pub error: Option<String>,
     /// Creation time (ms since the epoch).
@@ -487,6 +495,9 @@ pub struct CatalogReadiness {
     /// Share (0–1) of the loaded model's known users whose candidates are precomputed; requests
     /// for the others are scored on demand (slower, same results).
     pub candidates_precomputed: Option<f64>,
+    /// Seconds from the loaded version's activation request to it answering (0 when it was
+    /// loaded at start-up).
+    pub activation_seconds: Option<f64>,
 }
 
 /// `GET /readyz` details.

@@ -15,6 +15,10 @@ pub(crate) struct LiveJob {
     pub cancel: AtomicBool,
     pub epochs: AtomicUsize,
     pub activated: Mutex<Option<bool>>,
+    /// Seconds from the end of training to the new version answering, when it was activated.
+    pub activation_seconds: Mutex<Option<f64>>,
+    /// The loss after each epoch of the fit in progress (or the last one), for the loss curve.
+    pub losses: Mutex<Vec<f64>>,
 }
 
 /// Jobs started by this process.

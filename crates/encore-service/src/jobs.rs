@@ -52,10 +52,15 @@ struct PhaseObserver<'a> {
 impl TrainingObserver for PhaseObserver<'_> {
     fn on_start(&self, epochs: usize) {
         self.job.epochs.store(epochs, Ordering::Relaxed);
+        // Each fit (holdout, then final) draws its own curve.
+        self.job.losses.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
     fn on_epoch(&self, epoch: usize, loss: Option<f64>) {
         let epochs = self.job.epochs.load(Ordering::Relaxed).max(1);
         let progress = self.start + self.span * (epoch.min(epochs) as f64 / epochs as f64);
+        if let Some(loss) = loss.filter(|l| l.is_finite()) {
+            self.job.losses.lock().unwrap_or_else(|p| p.into_inner()).push(loss);
+        }
         let update = JobUpdate {
             progress: Some(progress),
             epoch: Some(epoch as u32),
@@ -140,6 +145,8 @@ impl Encore {
             cancel: AtomicBool::new(false),
             epochs: AtomicUsize::new(0),
             activated: Mutex::new(None),
+            activation_seconds: Mutex::new(None),
+            losses: Mutex::new(Vec::new()),
         });
         self.inner
             .jobs
@@ -243,7 +250,7 @@ impl Encore {
         let number: encore_store::ModelVersion = version.parse().map_err(|_| {
             Error::invalid("version", format!("`{version}` is not a version such as v3"))
         })?;
-        let record = self.inner.activate(&state, number.0)?;
+        let (record, _) = self.inner.activate(&state, number.0)?;
         Ok(model_info(&record))
     }
 }
@@ -263,7 +270,16 @@ impl Inner {
             loss: r.loss,
             metrics: r.metrics.as_ref().map(metrics_map),
             model_version: r.model_version.map(|v| encore_store::ModelVersion(v).to_string()),
-            activated: live.and_then(|l| *l.activated.lock().unwrap_or_else(|p| p.into_inner())),
+            loss_history: live
+                .as_ref()
+                .map(|l| l.losses.lock().unwrap_or_else(|p| p.into_inner()).clone())
+                .unwrap_or_default(),
+            activated: live
+                .as_ref()
+                .and_then(|l| *l.activated.lock().unwrap_or_else(|p| p.into_inner())),
+            activation_seconds: live
+                .as_ref()
+                .and_then(|l| *l.activation_seconds.lock().unwrap_or_else(|p| p.into_inner())),
             error: r.error.clone(),
             created_unix_ms: r.created_ms,
             finished_unix_ms: r.state.is_terminal().then_some(r.updated_ms),
@@ -271,18 +287,48 @@ impl Inner {
     }
 
     /// Activates a registered version: loads it first (a file that fails to load never becomes
-    /// active), then switches the registry, then swaps the serving model.
-    pub fn activate(self: &Arc<Self>, state: &CatalogState, version: u32) -> Result<ModelRecord> {
+    /// active), builds what it needs to serve at full speed while the current model keeps
+    /// serving ([`Inner::prepare`]), then switches the registry and swaps the serving model in
+    /// one step, so the registry never names a version that is not answering. Returns the record
+    /// and the seconds from the call to the new version answering.
+    pub fn activate(
+        self: &Arc<Self>,
+        state: &CatalogState,
+        version: u32,
+    ) -> Result<(ModelRecord, f64)> {
+        let started = std::time::Instant::now();
+        // One activation at a time per catalog, so the last one asked for is the one that wins.
+        let _activation = state.activation.lock().unwrap_or_else(|p| p.into_inner());
+        let (loaded, erase_tick) = {
+            // An erasure cannot rewrite the file while it is read.
+            let _files = state.model_files.lock().unwrap_or_else(|p| p.into_inner());
+            let record = self.store.get_model(&state.name, version).map_err(not_found_as(
+                Resource::Model,
+                &encore_store::ModelVersion(version).to_string(),
+            ))?;
+            (self.load_model(state, &record)?, state.erase_tick())
+        };
+        // Without the files lock: erasures and jobs go on meanwhile.
+        let prepare_seconds = self.prepare(&loaded);
         let _files = state.model_files.lock().unwrap_or_else(|p| p.into_inner());
-        let record = self.store.get_model(&state.name, version).map_err(not_found_as(
-            Resource::Model,
-            &encore_store::ModelVersion(version).to_string(),
-        ))?;
-        let loaded = Arc::new(self.load_model(state, &record)?);
+        let mut loaded = loaded;
+        for user in state.erased_since(erase_tick) {
+            if let Some(next) = loaded.without_user_id(&user) {
+                loaded = next;
+            }
+        }
         let record = self.store.activate_model(&state.name, version)?;
-        tracing::info!(catalog = %state.name, model = %loaded.label, "model activated");
-        self.serve_model(state, loaded);
-        Ok(record)
+        let seconds = started.elapsed().as_secs_f64();
+        loaded.activation_seconds = seconds;
+        tracing::info!(
+            catalog = %state.name,
+            model = %loaded.label,
+            prepare_seconds,
+            activation_seconds = seconds,
+            "model activated"
+        );
+        self.serve_model(state, Arc::new(loaded));
+        Ok((record, seconds))
     }
 
     fn finish_job(&self, live: &LiveJob, outcome: Result<u32>) {
@@ -411,7 +457,8 @@ impl Inner {
             },
         };
         if activate {
-            self.activate(state, record.version)?;
+            let (_, seconds) = self.activate(state, record.version)?;
+            *live.activation_seconds.lock().unwrap_or_else(|p| p.into_inner()) = Some(seconds);
         }
         *live.activated.lock().unwrap_or_else(|p| p.into_inner()) = Some(activate);
         Ok(record.version)

@@ -59,4 +59,4 @@ pub mod validate;
 
 pub use config::ServiceConfig;
 pub use error::{Error, ErrorClass, Resource, Result, RowError};
-pub use service::Encore;
+pub use service::{Encore, ServingModel};

@@ -1,4 +1,4 @@
-//! A model loaded for serving, with its id mappings and its cache of precomputed candidates.
+//! A model loaded for serving, with its id mappings and its table of precomputed candidates.
 //!
 //! # Why candidates are precomputed
 //!
@@ -6,20 +6,30 @@
 //! and costs a few hundred microseconds, which caps one core at a few thousand requests per
 //! second. But for a user the model knows and who has no event newer than the model, the answer
 //! depends only on the model: the scores come from the stored user factors and the seen items are
-//! the training row. So after activation every such user's best `candidates_per_user` items
-//! (seen items already excluded) are computed once in the background, and an unfiltered request
-//! with `n` up to that length is answered by slicing the cached list. Top-`n` of the exact
-//! top-`N` list is the exact top-`n` (ties are broken by item index in both), so the results are
-//! exactly the model's. A user with newer events is scored from the full history instead (see
-//! [`crate::recommend`]), so the cache never goes stale; a new model gets a new cache.
+//! the training row. So every such user's best `candidates_len` items (seen items already
+//! excluded) are computed once, for all users together with the blocked kernel of
+//! [`encore_core::batch`] (a GEMM over tiles with the selection fused, ~10× the one-user path per
+//! core), and an unfiltered request with `n` up to that length is answered by slicing the table.
+//! Top-`n` of the exact top-`N` list is the exact top-`n` (the kernel gives the one-user path's
+//! scores and ties), so the results are exactly the model's. A user with newer events is scored
+//! from the full history instead (see [`crate::recommend`]), so the table never goes stale; a new
+//! model gets a new table.
+//!
+//! # When it is computed
+//!
+//! An activation computes the table *before* the new model is put in front of requests
+//! ([`crate::state::Inner::prepare_and_serve`]), while the old model keeps serving, so requests
+//! are never slowed by a cold model. At start-up there is no old model: the model serves at once,
+//! scoring on demand, and the table is installed when ready. The table is bounded by
+//! [`crate::ServiceConfig::candidate_memory_bytes`]: its width shrinks to fit, and below
+//! [`MIN_WIDTH`] no table is kept (every request is then scored on demand).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use encore_core::batch::{TopNTable, top_n_all_users};
 use encore_core::model_file::ModelArtifact;
-use encore_core::models::Query;
-use encore_core::topk::{ScoredItem, top_n};
-use rayon::prelude::*;
+use encore_core::topk::ScoredItem;
 use rustc_hash::FxHashMap;
 
 /// A fold-in candidate list with the stamp (`UserHistory::stamp`) of the history it was
@@ -28,6 +38,9 @@ type FreshList = ((u64, u64), Arc<[ScoredItem]>);
 
 /// Most users whose fold-in candidates are cached at once.
 const MAX_FRESH: usize = 100_000;
+
+/// Narrowest candidate table worth keeping: a request for the usual 10 items must fit it.
+pub(crate) const MIN_WIDTH: usize = 10;
 
 /// Marks a catalog item the model does not know.
 pub(crate) const ABSENT: u32 = u32::MAX;
@@ -47,9 +60,9 @@ pub(crate) struct LoadedModel {
     /// Catalog item index → model item index or [`ABSENT`]; covers the catalog items known at
     /// load (items first seen later are unknown to the model anyway).
     pub from_catalog: Vec<u32>,
-    /// Per model user row: the best items (model indices) with seen items excluded.
-    candidates: Vec<OnceLock<Box<[ScoredItem]>>>,
-    /// Length of each candidate list.
+    /// Every known user's best items (model indices) with seen items excluded, once computed.
+    candidates: OnceLock<TopNTable>,
+    /// Width of the candidate table (0: no table is kept).
     pub candidates_len: usize,
     /// Candidate lists of users with events newer than the model (scored by fold-in over their
     /// full history), keyed by user and valid for the stamp of the history they were made from:
@@ -57,10 +70,12 @@ pub(crate) struct LoadedModel {
     fresh: Mutex<FxHashMap<Box<str>, FreshList>>,
     /// Set when the model is swapped out, to stop its background precomputation.
     retired: AtomicBool,
-    /// Candidate lists computed so far.
+    /// Users whose candidates the running precomputation has finished.
     computed: AtomicUsize,
     /// Seconds it took to load the file.
     pub load_seconds: f64,
+    /// Seconds from the activation request to this model answering (0 when loaded at start-up).
+    pub activation_seconds: f64,
 }
 
 impl std::fmt::Debug for LoadedModel {
@@ -70,21 +85,29 @@ impl std::fmt::Debug for LoadedModel {
 }
 
 impl LoadedModel {
-    /// Wraps a loaded artifact; `to_catalog` maps its items to catalog indices.
+    /// Wraps a loaded artifact; `to_catalog` maps its items to catalog indices. The candidate
+    /// table gets `candidates_per_user` columns, fewer if that does not fit `memory_bytes`.
     pub fn new(
         version: u32,
         watermark: u64,
         artifact: ModelArtifact,
         to_catalog: Vec<u32>,
         catalog_items: usize,
-        candidates_len: usize,
+        candidates_per_user: usize,
+        memory_bytes: u64,
         load_seconds: f64,
     ) -> Self {
         let mut from_catalog = vec![ABSENT; catalog_items];
         for (m, &c) in to_catalog.iter().enumerate() {
             from_catalog[c as usize] = m as u32;
         }
-        let candidates = (0..artifact.users.len()).map(|_| OnceLock::new()).collect();
+        let users = artifact.users.len().max(1) as u64;
+        let fits =
+            (memory_bytes / users).saturating_sub(4) / std::mem::size_of::<ScoredItem>() as u64;
+        let mut candidates_len = candidates_per_user.min(fits.min(usize::MAX as u64) as usize);
+        if candidates_len < MIN_WIDTH.min(candidates_per_user) {
+            candidates_len = 0;
+        }
         Self {
             version,
             label: encore_store::ModelVersion(version).to_string(),
@@ -92,42 +115,46 @@ impl LoadedModel {
             artifact,
             to_catalog,
             from_catalog,
-            candidates,
+            candidates: OnceLock::new(),
             candidates_len,
             fresh: Mutex::new(FxHashMap::default()),
             retired: AtomicBool::new(false),
             computed: AtomicUsize::new(0),
             load_seconds,
+            activation_seconds: 0.0,
         }
     }
 
-    /// The same model without user `user_id` (erasure): candidate lists of the other users are
-    /// kept, since removing a user changes no other user's scores.
+    /// The same model without the user at `removed_row` (erasure): the candidate lists of the
+    /// other users are kept, since removing a user changes no other user's scores.
     pub fn without_user(&self, artifact: ModelArtifact, removed_row: u32) -> Self {
-        let next = Self::new(
-            self.version,
-            self.watermark,
+        let next = Self {
+            version: self.version,
+            label: self.label.clone(),
+            watermark: self.watermark,
             artifact,
-            self.to_catalog.clone(),
-            self.from_catalog.len(),
-            self.candidates_len,
-            self.load_seconds,
-        );
-        let mut computed = 0;
-        for (row, cell) in self.candidates.iter().enumerate() {
-            if row as u32 == removed_row {
-                continue;
-            }
-            let new_row = if (row as u32) > removed_row { row - 1 } else { row };
-            if let Some(list) = cell.get()
-                && let Some(slot) = next.candidates.get(new_row)
-            {
-                let _ = slot.set(list.clone());
-                computed += 1;
-            }
+            to_catalog: self.to_catalog.clone(),
+            from_catalog: self.from_catalog.clone(),
+            candidates: OnceLock::new(),
+            candidates_len: self.candidates_len,
+            fresh: Mutex::new(FxHashMap::default()),
+            retired: AtomicBool::new(false),
+            computed: AtomicUsize::new(0),
+            load_seconds: self.load_seconds,
+            activation_seconds: self.activation_seconds,
+        };
+        if let Some(table) = self.candidates.get() {
+            let _ = next.candidates.set(table.without_row(removed_row as usize));
         }
-        next.computed.store(computed, Ordering::Relaxed);
         next
+    }
+
+    /// This model without `user_id` (in memory only), or `None` when it does not know the user.
+    pub fn without_user_id(&self, user_id: &str) -> Option<Self> {
+        let row = self.artifact.users.get(user_id)?;
+        let mut artifact = self.artifact.clone();
+        artifact.remove_user(user_id);
+        Some(self.without_user(artifact, row))
     }
 
     /// The model item index of catalog item `c`, if the model knows it.
@@ -143,13 +170,15 @@ impl LoadedModel {
         )
     }
 
-    /// The cached candidates of model user `row`, computing them now if the background pass has
-    /// not reached the user yet.
-    pub fn candidates(&self, row: u32, scratch: &mut Vec<f32>) -> &[ScoredItem] {
-        self.candidates[row as usize].get_or_init(|| {
-            self.computed.fetch_add(1, Ordering::Relaxed);
-            self.compute_candidates(row, scratch)
-        })
+    /// The precomputed candidates of model user `row`, once the table is in place.
+    pub fn candidates(&self, row: u32) -> Option<&[ScoredItem]> {
+        self.candidates.get().map(|t| t.row(row as usize))
+    }
+
+    /// Whether the candidate table is in place (or none is kept), i.e. nothing is left to
+    /// compute before this model serves at full speed.
+    pub fn is_prepared(&self) -> bool {
+        self.candidates_len == 0 || self.candidates.get().is_some()
     }
 
     /// The fold-in candidates of `user` cached for the history with `stamp`.
@@ -173,38 +202,35 @@ impl LoadedModel {
         self.fresh.lock().unwrap_or_else(|p| p.into_inner()).remove(user);
     }
 
-    /// The cached candidates of model user `row`, if already computed.
-    pub fn cached_candidates(&self, row: u32) -> Option<&[ScoredItem]> {
-        self.candidates[row as usize].get().map(|b| &**b)
-    }
-
-    fn compute_candidates(&self, row: u32, scratch: &mut Vec<f32>) -> Box<[ScoredItem]> {
-        let train = self.artifact.train.row(row as usize);
-        let query = Query { user: Some(row), items: train.indices, weights: train.values };
-        let rec = self.artifact.recommender();
-        scratch.resize(rec.n_items(), 0.0);
-        rec.score(&query, scratch);
-        top_n(scratch, self.candidates_len, train.indices).into_boxed_slice()
-    }
-
-    /// Computes every user's candidates that is not cached yet, stopping early when the model is
-    /// retired. Runs on the caller's rayon pool.
-    pub fn precompute_all(&self) {
-        let n = self.candidates.len();
+    /// Computes the candidate table on the caller's rayon pool and puts it in place, unless the
+    /// model is retired meanwhile. Returns whether the table is in place.
+    pub fn precompute(&self) -> bool {
+        if self.is_prepared() {
+            return true;
+        }
         let started = std::time::Instant::now();
-        (0..n as u32).into_par_iter().with_min_len(64).for_each_init(Vec::new, |scratch, row| {
-            if self.retired.load(Ordering::Relaxed) {
-                return;
-            }
-            self.candidates(row, scratch);
+        let rec = self.artifact.recommender();
+        let progress = |users: usize| {
+            self.computed.fetch_add(users, Ordering::Relaxed);
+            !self.retired.load(Ordering::Relaxed)
+        };
+        // Taken-down and unavailable items are left out when a list is read, not here: the
+        // table stays valid when items change.
+        let table =
+            top_n_all_users(rec, &self.artifact.train, self.candidates_len, &|_| true, &progress);
+        let done = table.is_some_and(|t| {
+            tracing::info!(
+                model = %self.label,
+                users = t.n_rows(),
+                width = t.width(),
+                bytes = t.heap_bytes(),
+                seconds = started.elapsed().as_secs_f64(),
+                "candidate table computed"
+            );
+            let _ = self.candidates.set(t);
+            true
         });
-        tracing::info!(
-            model = %self.label,
-            users = n,
-            seconds = started.elapsed().as_secs_f64(),
-            retired = self.retired.load(Ordering::Relaxed),
-            "candidate precomputation finished"
-        );
+        done || self.is_prepared()
     }
 
     /// Stops background work on this model (it has been swapped out).
@@ -212,10 +238,20 @@ impl LoadedModel {
         self.retired.store(true, Ordering::Relaxed);
     }
 
-    /// Fraction of known users whose candidates are cached.
+    /// Fraction of known users whose candidates are precomputed (1 once the table is in place,
+    /// or when no table is kept).
     pub fn precomputed_fraction(&self) -> f64 {
-        let n = self.candidates.len();
-        if n == 0 { 1.0 } else { self.computed.load(Ordering::Relaxed) as f64 / n as f64 }
+        let n = self.artifact.users.len();
+        if self.is_prepared() || n == 0 {
+            1.0
+        } else {
+            (self.computed.load(Ordering::Relaxed) as f64 / n as f64).min(0.999)
+        }
+    }
+
+    /// Bytes of the candidate table.
+    pub fn candidate_bytes(&self) -> usize {
+        self.candidates.get().map_or(0, TopNTable::heap_bytes)
     }
 }
 
@@ -258,7 +294,7 @@ mod tests {
         let model = popularity::PopularityModel::fit(&cfg, &m, &FitOptions::default()).unwrap();
         let artifact = ModelArtifact::new(Model::Popularity(model), users, items, m, None);
         // Catalog order: w, z, y, x, then an item the model does not know.
-        LoadedModel::new(1, 10, artifact, vec![3, 2, 1, 0], 5, candidates_len, 0.0)
+        LoadedModel::new(1, 10, artifact, vec![3, 2, 1, 0], 5, candidates_len, u64::MAX, 0.0)
     }
 
     #[test]
@@ -274,19 +310,40 @@ mod tests {
     #[test]
     fn candidates_exclude_seen_items_and_survive_erasure_of_others() {
         let l = loaded(2);
-        let mut scratch = Vec::new();
-        // Popularity: y (3 users) > z (2) > x = w (1); user a has x and y.
-        let a: Vec<u32> = l.candidates(0, &mut scratch).iter().map(|s| s.item).collect();
-        assert_eq!(a, vec![2, 3]);
-        l.precompute_all();
+        assert!(l.candidates(0).is_none(), "nothing before the precomputation");
+        assert!(!l.is_prepared());
+        assert!(l.precompute());
         assert_eq!(l.precomputed_fraction(), 1.0);
-        let c_before = l.cached_candidates(2).unwrap().to_vec();
-        let mut artifact = l.artifact.clone();
-        assert!(artifact.remove_user("b"));
-        let next = l.without_user(artifact, 1);
+        // Popularity: y (3 users) > z (2) > x = w (1); user a has x and y.
+        let a: Vec<u32> = l.candidates(0).unwrap().iter().map(|s| s.item).collect();
+        assert_eq!(a, vec![2, 3]);
+        let c_before = l.candidates(2).unwrap().to_vec();
+        let next = l.without_user_id("b").unwrap();
         assert_eq!(next.artifact.users.len(), 2);
-        assert_eq!(next.cached_candidates(0).unwrap(), l.cached_candidates(0).unwrap());
-        assert_eq!(next.cached_candidates(1).unwrap(), &c_before[..], "row 2 moved to row 1");
-        assert_eq!(next.precomputed_fraction(), 1.0);
+        assert_eq!(next.candidates(0).unwrap(), l.candidates(0).unwrap());
+        assert_eq!(next.candidates(1).unwrap(), &c_before[..], "row 2 moved to row 1");
+        assert!(next.is_prepared());
+        assert!(next.without_user_id("b").is_none());
+    }
+
+    #[test]
+    fn a_retired_model_stops_and_the_table_is_bounded_by_memory() {
+        let l = loaded(2);
+        l.retire();
+        assert!(!l.precompute(), "a retired model is not precomputed");
+        assert!(l.candidates(0).is_none());
+        // 3 users × (2 × 8 + 4) bytes fit in 60 bytes; 59 bytes fit one column, below the
+        // minimum width, so no table is kept at all.
+        let users = IdMap::from_ids(["a", "b", "c"]).unwrap();
+        let items = IdMap::from_ids(["x", "y"]).unwrap();
+        let m = InteractionMatrix::from_triplets(3, 2, &[0, 1, 2], &[0, 1, 0], &[1.0; 3]).unwrap();
+        let cfg = popularity::PopularityConfig::default();
+        let model = popularity::PopularityModel::fit(&cfg, &m, &FitOptions::default()).unwrap();
+        let artifact = ModelArtifact::new(Model::Popularity(model), users, items, m, None);
+        let wide = LoadedModel::new(1, 0, artifact.clone(), vec![0, 1], 2, 20, 3 * 20 * 8, 0.0);
+        assert_eq!(wide.candidates_len, 19, "the width shrinks to fit the memory");
+        let none = LoadedModel::new(1, 0, artifact, vec![0, 1], 2, 20, 59, 0.0);
+        assert_eq!(none.candidates_len, 0);
+        assert!(none.is_prepared(), "no table to wait for");
     }
 }

@@ -18,15 +18,16 @@
 //! Scoring one user against 50,000 items with 64 factors reads the whole item matrix and costs a
 //! few hundred microseconds, which caps a core at a few thousand requests per second. But for the
 //! `model` source the answer depends only on the model (stored user parameters, seen items = the
-//! training row), so after activation a background pool computes every known user's best
-//! [`crate::ServiceConfig::candidates_per_user`] items, seen items excluded, and keeps them with
-//! the loaded model (a new model gets a new cache; a user with newer events moves to the
-//! `history` source, so the cache never goes stale; erasure drops the user's entry). A user the
-//! pass has not reached yet is computed on first request and kept. Users scored from a stored
-//! history newer than the model get the same treatment on demand: their fold-in list is kept
-//! for the exact history it was made from (keyed by the user's newest event sequence number and
-//! event count), so the next event invalidates it and repeated requests between events are
-//! lookups.
+//! training row), so every known user's best [`crate::ServiceConfig::candidates_per_user`]
+//! items, seen items excluded, are computed for all users at once with the blocked kernel and
+//! kept with the loaded model — before an activated model is put in front of requests, so the
+//! first request after a swap is as fast as the last one before it (see [`crate::loaded`]). A
+//! new model gets a new table; a user with newer events moves to the `history` source, so the
+//! table never goes stale; erasure drops the user's row. Until a model loaded at start-up has its
+//! table, its users are scored on demand. Users scored from a stored history newer than the model
+//! get a cache of their own on demand: their fold-in list is kept for the exact history it was
+//! made from (keyed by the user's newest event sequence number and event count), so the next
+//! event invalidates it and repeated requests between events are lookups.
 //!
 //! Both lists answer a request whenever they are long enough: without a filter when
 //! `n <= candidates_per_user`, and with a filter when at least `n` cached candidates pass it (the
@@ -342,13 +343,8 @@ fn model_user_top(
     filter: &CompiledFilter,
 ) -> Vec<ScoredItem> {
     if ask.exclude_seen && ask.n <= model.candidates_len {
-        // Without a request filter: compute and keep the user's list if the background pass
-        // has not yet. With one: use the list only if it exists, since it may not hold `n`
-        // passing items.
-        let list = match ask.filter {
-            None => Some(SCRATCH.with(|s| model.candidates(row, &mut s.borrow_mut()).to_vec())),
-            Some(_) => model.cached_candidates(row).map(<[ScoredItem]>::to_vec),
-        };
+        // A filtered request uses the list only if enough of it passes the filter.
+        let list = model.candidates(row).map(<[ScoredItem]>::to_vec);
         if let Some(items) = list.and_then(|l| answer_from_list(data, model, l, filter, ask.n)) {
             return items;
         }

@@ -28,6 +28,8 @@ pub(crate) struct CatalogState {
     /// Serialises writers of model files and activation (training registration, erasure
     /// rewrites, activation), so an erasure cannot miss a file being registered.
     pub model_files: Mutex<()>,
+    /// Serialises activations of this catalog (each prepares its model outside `model_files`).
+    pub activation: Mutex<()>,
     /// Users erased by this process with the tick of their erasure; a running job drops the users
     /// erased after its snapshot began from the model it registers.
     erased: Mutex<Vec<(u64, String)>>,
@@ -175,6 +177,7 @@ impl Inner {
             data: RwLock::new(data),
             model: ArcSwapOption::empty(),
             model_files: Mutex::new(()),
+            activation: Mutex::new(()),
             erased: Mutex::new(Vec::new()),
             erase_ticks: std::sync::atomic::AtomicU64::new(0),
         });
@@ -218,19 +221,35 @@ impl Inner {
     }
 
     /// Puts `next` in front of requests: swaps the catalog's model pointer (a request in flight
-    /// keeps the model it started with, so a swap never fails or delays one), stops the old
-    /// model's background work, and precomputes the new one's missing candidate lists on the
-    /// precompute pool. Every swap — start-up load, activation, rollback, erasure rewrite — is
-    /// this sequence.
+    /// keeps the model it started with, so a swap never fails or delays one) and stops the old
+    /// model's background work. A model that is not prepared yet (start-up: there is no old
+    /// model to keep serving) serves at once, scoring on demand, while its candidate table is
+    /// computed on the precompute pool. Every swap — start-up load, activation, rollback, erasure
+    /// rewrite — ends with this sequence; activations prepare first ([`Inner::prepare`]).
     pub fn serve_model(&self, state: &CatalogState, next: Arc<LoadedModel>) {
         if let Some(old) = state.model.swap(Some(next.clone())) {
             old.retire();
         }
         if let Some(pool) = &self.precompute_pool
-            && next.precomputed_fraction() < 1.0
+            && !next.is_prepared()
         {
-            pool.spawn(move || next.precompute_all());
+            pool.spawn(move || {
+                next.precompute();
+            });
         }
+    }
+
+    /// Builds what `next` needs to serve at full speed (its candidate table) on the precompute
+    /// pool, blocking the caller — not the requests, which the current model keeps serving.
+    /// Returns the seconds it took.
+    pub fn prepare(&self, next: &LoadedModel) -> f64 {
+        let started = Instant::now();
+        if let Some(pool) = &self.precompute_pool
+            && !next.is_prepared()
+        {
+            pool.install(|| next.precompute());
+        }
+        started.elapsed().as_secs_f64()
     }
 
     /// Loads a model file and maps its items to the catalog's.
@@ -250,6 +269,7 @@ impl Inner {
             to_catalog,
             catalog_items,
             self.config.candidates_per_user,
+            self.config.candidate_memory_bytes,
             started.elapsed().as_secs_f64(),
         ))
     }

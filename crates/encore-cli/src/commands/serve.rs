@@ -30,6 +30,18 @@ pub struct Args {
     /// Threads that train models in the background; serving keeps the other cores.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     pub training_threads: u16,
+    /// Threads that build a model's candidate table before it serves (at the lowest CPU
+    /// priority, so requests go first); 0 scores every request on demand. Default: one per core.
+    #[arg(long, value_name = "N")]
+    pub precompute_threads: Option<u16>,
+    /// Candidates precomputed per known user; requests for up to this many items are answered
+    /// from the table.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub candidates_per_user: u16,
+    /// Most memory one model's candidate table may take (e.g. 512M, 2G); the table is narrowed
+    /// to fit, and not kept below 10 candidates per user.
+    #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = crate::size::parse_size)]
+    pub candidate_memory: u64,
     /// Threads answering HTTP (the async runtime); default: one per core.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub http_threads: Option<u16>,
@@ -138,6 +150,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 fn open(args: &Args) -> anyhow::Result<AppState> {
     let mut service_config = ServiceConfig::new(&args.data_dir);
     service_config.training_threads = usize::from(args.training_threads);
+    if let Some(threads) = args.precompute_threads {
+        service_config.precompute_threads = usize::from(threads);
+    }
+    service_config.candidates_per_user = usize::from(args.candidates_per_user);
+    service_config.candidate_memory_bytes = args.candidate_memory;
     let service = Encore::open_unloaded(service_config)
         .with_context(|| format!("cannot open the data directory {}", args.data_dir.display()))?;
     let config = ServerConfig {

@@ -33,6 +33,9 @@ mod train;
 
 use super::{Contribution, FitOptions, Params, Query, Recommender};
 use crate::buffer::{ArrayRef, ArraySet, Buffer};
+use std::borrow::Cow;
+
+use crate::batch::FactorScoring;
 use crate::linalg::dot;
 use crate::matrix::InteractionMatrix;
 use crate::topk::{ScoredItem, top_n_filtered};
@@ -169,18 +172,27 @@ impl Recommender for BprModel {
 
     /// `v_i · u + b_i`, with the stored `u` for a known user and the fold-in vector otherwise.
     fn score(&self, query: &Query<'_>, out: &mut [f32]) {
-        let folded;
-        let u = match query.user.and_then(|u| self.user(u)) {
-            Some(u) => u,
-            None => {
-                folded =
-                    foldin::fold_in(&self.item_factors, self.config.factors, &self.history(query));
-                &folded
-            }
-        };
-        for (i, (o, &b)) in out.iter_mut().zip(self.item_bias.iter()).enumerate() {
-            *o = dot(u, self.item(i as u32)) + b;
-        }
+        let u = self.query_vector(query).expect("BPR has query vectors");
+        self.factor_scoring().expect("BPR has factors").score_into(&u, out);
+    }
+
+    fn factor_scoring(&self) -> Option<FactorScoring<'_>> {
+        Some(FactorScoring {
+            items: &self.item_factors,
+            k: self.config.factors,
+            bias: Some(&self.item_bias),
+        })
+    }
+
+    fn query_vector(&self, query: &Query<'_>) -> Option<Cow<'_, [f32]>> {
+        Some(match query.user.and_then(|u| self.user(u)) {
+            Some(u) => Cow::Borrowed(u),
+            None => Cow::Owned(foldin::fold_in(
+                &self.item_factors,
+                self.config.factors,
+                &self.history(query),
+            )),
+        })
     }
 
     /// The fold-in decomposition (see `bpr/foldin.rs`): history item `j` contributes

@@ -17,7 +17,7 @@ pub mod itemknn;
 pub mod popularity;
 mod spec;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 pub use spec::{ModelSpec, Params};
 
@@ -125,6 +125,16 @@ pub trait Recommender: Send + Sync {
     /// Writes a score for every item into `out` (`out.len() == n_items()`); higher is better.
     /// Excluding seen items is the caller's job (see [`crate::topk`]).
     fn score(&self, query: &Query<'_>, out: &mut [f32]);
+    /// For a model whose scores are `vᵀy_i (+ b_i)`: the item side, which lets many queries be
+    /// scored together ([`crate::batch`]). `None` for other models.
+    fn factor_scoring(&self) -> Option<crate::batch::FactorScoring<'_>> {
+        None
+    }
+    /// For a model with [`Recommender::factor_scoring`]: the vector `v` that [`Recommender::score`]
+    /// scores `query` with (the stored user factor, or the folded-in history).
+    fn query_vector(&self, _query: &Query<'_>) -> Option<std::borrow::Cow<'_, [f32]>> {
+        None
+    }
     /// The contributions of the history items to `item`'s score, largest first.
     fn explain(&self, query: &Query<'_>, item: u32) -> Vec<Contribution>;
     /// The `n` items most similar to `item` (excluding itself), best first.

@@ -37,6 +37,15 @@ fn jobs_report_metrics_and_follow_the_activation_policy() {
     let j = train(&svc, "music", &pop);
     assert_eq!(j.activated, Some(false), "{j:?}");
     assert!(j.metrics.unwrap()["ndcg@10"] < models[0].metrics["ndcg@10"]);
+    assert_eq!(j.activation_seconds, None);
+    // Always: the job ends once the new version answers, and says how long that took.
+    let j = train(&svc, "music", &ials(ActivatePolicy::Always, None));
+    assert_eq!(j.activated, Some(true));
+    assert!(j.activation_seconds.is_some_and(|s| s > 0.0), "{j:?}");
+    let ready = svc.readiness();
+    assert_eq!(ready.catalogs[0].loaded_model, j.model_version);
+    assert_eq!(ready.catalogs[0].candidates_precomputed, Some(1.0));
+    svc.activate_model("music", "v1").unwrap();
 
     // Bad requests are refused before a job exists.
     let mut typo = ials(ActivatePolicy::Always, None);
@@ -93,6 +102,13 @@ fn activation_swaps_under_load_without_failing_requests_and_rolls_back() {
         let v = if round % 2 == 0 { "v2" } else { "v1" };
         let info = svc.activate_model("music", v).unwrap();
         assert!(info.active);
+        // No cliff: the version answering is the activated one, with its candidate table
+        // already in place (built while the previous version served).
+        let ready = svc.readiness();
+        let music = ready.catalogs.iter().find(|c| c.catalog == "music").unwrap();
+        assert_eq!(music.loaded_model.as_deref(), Some(v));
+        assert_eq!(music.candidates_precomputed, Some(1.0), "{music:?}");
+        assert!(music.activation_seconds.is_some_and(|s| s > 0.0), "{music:?}");
         std::thread::sleep(Duration::from_millis(5));
     }
     stop.store(true, Ordering::Relaxed);

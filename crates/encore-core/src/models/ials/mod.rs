@@ -37,7 +37,10 @@ use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 
 use self::solve::{CgScratch, CholeskySystem, FixedSide, Observations};
+use std::borrow::Cow;
+
 use super::{Contribution, FitOptions, Query, Recommender};
+use crate::batch::FactorScoring;
 use crate::buffer::{AlignedVec, ArrayRef, ArraySet, Buffer};
 use crate::linalg::{SimdKernel, dot, dot_rows, gram};
 use crate::matrix::InteractionMatrix;
@@ -282,11 +285,6 @@ impl IalsModel {
     fn fixed_items(&self) -> FixedSide<'_> {
         FixedSide { factors: &self.item_factors, gram: &self.item_gram, k: self.k() }
     }
-
-    /// Writes `x ᵀ y_i` for every item into `out`.
-    fn score_factor(&self, x: &[f32], out: &mut [f32]) {
-        dot_rows(&self.item_factors, x, out);
-    }
 }
 
 impl Recommender for IalsModel {
@@ -296,13 +294,19 @@ impl Recommender for IalsModel {
 
     /// `x_uᵀy_i` with the stored `x_u` for a known user, else with the folded-in factor.
     fn score(&self, query: &Query<'_>, out: &mut [f32]) {
-        match query.user.and_then(|u| self.user_factor(u)) {
-            Some(x) => self.score_factor(x, out),
-            None => {
-                let x = self.fold_in(query.items, query.weights);
-                self.score_factor(&x, out);
-            }
-        }
+        let x = self.query_vector(query).expect("iALS has query vectors");
+        self.factor_scoring().expect("iALS has factors").score_into(&x, out);
+    }
+
+    fn factor_scoring(&self) -> Option<FactorScoring<'_>> {
+        Some(FactorScoring { items: &self.item_factors, k: self.k(), bias: None })
+    }
+
+    fn query_vector(&self, query: &Query<'_>) -> Option<Cow<'_, [f32]>> {
+        Some(match query.user.and_then(|u| self.user_factor(u)) {
+            Some(x) => Cow::Borrowed(x),
+            None => Cow::Owned(self.fold_in(query.items, query.weights)),
+        })
     }
 
     /// Hu et al. (2008) §5: with `W = (YᵀC_uY + λ_u I)⁻¹` the folded-in score is
@@ -351,7 +355,7 @@ impl Recommender for IalsModel {
         };
         let norm = self.item_norms[item as usize];
         let mut scores = vec![0.0; self.n_items];
-        self.score_factor(y, &mut scores);
+        dot_rows(&self.item_factors, y, &mut scores);
         for (s, &m) in scores.iter_mut().zip(&self.item_norms) {
             let d = norm * m;
             *s = if d > 0.0 { *s / d } else { 0.0 };
