@@ -1,18 +1,26 @@
-//! `encore recommend`: the top N items for a user of a model file, or for an anonymous history.
+//! `encore recommend`: the top N items for a user of a model file, for an anonymous history, or
+//! for every user of the model (`--all`, a batch export).
 
-use std::path::PathBuf;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use anyhow::Context;
+use encore_core::batch::top_n_all_users;
+use encore_core::model_file::ModelArtifact;
 use encore_core::topk::top_n;
 use serde_json::json;
 
 use super::query;
+use crate::progress::Ui;
 
 /// Options of `encore recommend`.
 #[derive(Debug, clap::Args)]
 #[command(
-    group(clap::ArgGroup::new("who").required(true).args(["user", "history"])),
+    group(clap::ArgGroup::new("who").required(true).args(["user", "history", "all"])),
     after_help = "Examples:\n  encore recommend --model plays.enc --user u42 -n 20\n  \
-                  encore recommend --model plays.enc --history i1,i7,i19 --json"
+                  encore recommend --model plays.enc --history i1,i7,i19 --json\n  \
+                  encore recommend --model plays.enc --all -n 10 --output recs.tsv"
 )]
 pub struct Args {
     /// The model file (from `encore train`).
@@ -35,6 +43,21 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub n: u32,
 
+    /// Every user of the model instead of one: writes `user_id<TAB>rank<TAB>item_id` lines
+    /// (the format of `encore evaluate --write-recs`, ranks from 1, each user's training items
+    /// left out) to `--output`, scoring blocks of users together on every core.
+    #[arg(long, requires = "output", conflicts_with = "json")]
+    pub all: bool,
+
+    /// The file `--all` writes.
+    #[arg(long, value_name = "FILE", requires = "all")]
+    pub output: Option<PathBuf>,
+
+    /// Threads `--all` scores on (default: one per core).
+    #[arg(long, value_name = "N", requires = "all",
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+
     /// Print {"user":…,"history_size":…,"recommendations":[{"rank","item","score"}]} on stdout.
     #[arg(long)]
     pub json: bool,
@@ -43,6 +66,10 @@ pub struct Args {
 /// Runs `encore recommend`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let artifact = query::load(&args.model)?;
+    if args.all {
+        let output = args.output.as_deref().expect("clap requires --output with --all");
+        return export_all(&artifact, args.n as usize, output, args.threads);
+    }
     let subject = query::subject(&artifact, args.user.as_deref(), &args.history)?;
     let model = artifact.recommender();
     let mut scores = vec![0f32; model.n_items()];
@@ -59,5 +86,53 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         print!("{}", query::ranked_table(ranked));
     }
+    Ok(())
+}
+
+/// `--all`: every user's top `n`, written as `user<TAB>rank<TAB>item` lines in user order.
+fn export_all(
+    artifact: &ModelArtifact,
+    n: usize,
+    output: &Path,
+    threads: Option<u16>,
+) -> anyhow::Result<()> {
+    let ui = Ui::for_terminal(false);
+    // Created first: a path that cannot be written fails before minutes of scoring.
+    let file = std::fs::File::create(output)
+        .with_context(|| format!("cannot create {}", output.display()))?;
+    let users = artifact.train.n_rows();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.map_or(0, usize::from))
+        .build()
+        .context("cannot start the scoring threads")?;
+    let bar = ui.counter(users as u64, "scoring", "users");
+    let done = AtomicU64::new(0);
+    let started = std::time::Instant::now();
+    let progress = |block: usize| {
+        bar.set_position(done.fetch_add(block as u64, Ordering::Relaxed) + block as u64);
+        true
+    };
+    let table = pool
+        .install(|| {
+            top_n_all_users(artifact.recommender(), &artifact.train, n, &|_| true, &progress)
+        })
+        .expect("the progress callback never stops the scoring");
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let write_error = || format!("cannot write {}", output.display());
+    for u in 0..table.n_rows() {
+        let user = artifact.users.id(u as u32);
+        for (rank, s) in table.row(u).iter().enumerate() {
+            writeln!(out, "{user}\t{}\t{}", rank + 1, artifact.items.id(s.item))
+                .with_context(write_error)?;
+        }
+    }
+    out.flush().with_context(write_error)?;
+    ui.note(format!(
+        "wrote the top {n} of {users} users to {} (scored in {seconds:.2} s, {:.0} users/s)",
+        output.display(),
+        users as f64 / seconds.max(1e-9),
+    ));
     Ok(())
 }

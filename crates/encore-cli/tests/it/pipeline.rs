@@ -167,3 +167,80 @@ fn train_with_holdout_records_metrics_in_the_model_file() {
     // The saved model is trained on all the data: every user is known.
     assert_eq!(summary["users"], 60);
 }
+
+#[test]
+fn recommend_all_writes_every_users_list_as_the_single_user_command_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = clustered_tsv(dir.path());
+    let train: std::collections::BTreeSet<(String, String)> = std::fs::read_to_string(&data)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut f = l.split('\t');
+            (f.next().unwrap().to_string(), f.next().unwrap().to_string())
+        })
+        .collect();
+    for spec in ["ials:factors=8,iterations=5", "bpr", "itemknn"] {
+        let model = dir.path().join("m.enc");
+        let recs = dir.path().join("recs.tsv");
+        encore_ok(&["train", "--input", arg(&data), "--model", spec, "--output", arg(&model)]);
+        let run = encore(&[
+            "recommend",
+            "--model",
+            arg(&model),
+            "--all",
+            "-n",
+            "5",
+            "--output",
+            arg(&recs),
+        ]);
+        assert!(run.success(), "{spec}: {}", run.stderr);
+        let text = std::fs::read_to_string(&recs).unwrap();
+        let mut lists: std::collections::BTreeMap<String, Vec<(u32, String)>> = Default::default();
+        for line in text.lines() {
+            let f: Vec<&str> = line.split('\t').collect();
+            assert_eq!(f.len(), 3, "{spec}: {line}");
+            assert!(!train.contains(&(f[0].to_string(), f[2].to_string())), "{spec}: seen {line}");
+            lists.entry(f[0].to_string()).or_default().push((f[1].parse().unwrap(), f[2].into()));
+        }
+        assert_eq!(lists.len(), 60, "{spec}: every user of the model");
+        for (user, list) in &lists {
+            let ranks: Vec<u32> = list.iter().map(|r| r.0).collect();
+            assert_eq!(ranks, vec![1, 2, 3, 4, 5], "{spec}: {user}");
+        }
+        // The same lists, in the same order, as one user at a time.
+        for user in ["u0", "u17", "u59"] {
+            let one = json(&encore_ok(&[
+                "recommend",
+                "--model",
+                arg(&model),
+                "--user",
+                user,
+                "-n",
+                "5",
+                "--json",
+            ]));
+            let want: Vec<String> = one["recommendations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["item"].as_str().unwrap().to_string())
+                .collect();
+            let got: Vec<String> = lists[user].iter().map(|r| r.1.clone()).collect();
+            assert_eq!(got, want, "{spec}: {user}");
+        }
+    }
+    // --all needs a file to write; an unwritable one fails before any scoring.
+    let model = dir.path().join("m.enc");
+    let run = encore(&["recommend", "--model", arg(&model), "--all"]);
+    assert!(!run.success() && run.stderr.contains("--output"), "{}", run.stderr);
+    let run = encore(&[
+        "recommend",
+        "--model",
+        arg(&model),
+        "--all",
+        "--output",
+        "/nonexistent-dir/recs.tsv",
+    ]);
+    assert!(!run.success() && run.stderr.contains("cannot create"), "{}", run.stderr);
+}
