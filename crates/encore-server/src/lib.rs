@@ -20,12 +20,16 @@
 //! - [`metrics`]: the Prometheus recorder and per-route request metrics.
 //! - [`openapi`]: the OpenAPI 3.1 document served at `/openapi.json`, rendered by the vendored
 //!   Swagger UI at `/docs` (no internet access needed).
+//! - [`dashboard`]: the web dashboard at `/dashboard`, embedded in the binary; its data comes
+//!   from the authenticated API.
 
 pub mod auth;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod metrics_history;
 pub mod middleware;
 pub mod openapi;
 pub mod ratelimit;
@@ -91,6 +95,7 @@ pub fn app(state: AppState) -> Router {
         .merge(api)
         .merge(ops)
         .merge(docs)
+        .merge(dashboard::router())
         .layer(
             // Outermost first; see the `middleware` module docs for why this order.
             ServiceBuilder::new()

@@ -116,7 +116,9 @@ pub async fn track(request: Request, next: Next) -> Response {
         metrics::Label::new("status", status),
     ];
     metrics::counter!(HTTP_REQUESTS, labels.iter()).increment(1);
-    metrics::histogram!(HTTP_DURATION, labels.iter()).record(start.elapsed().as_secs_f64());
+    let elapsed = start.elapsed();
+    metrics::histogram!(HTTP_DURATION, labels.iter()).record(elapsed.as_secs_f64());
+    crate::metrics_history::record(response.status().as_u16(), elapsed);
     response
 }
 

@@ -423,6 +423,13 @@ mod tests {
         ("post", "/v1/keys", &[201, 400, 413, 415]),
         ("delete", "/v1/keys/{key_id}", &[200, 400, 404]),
         ("get", "/v1/audit", &[200, 400]),
+        ("get", "/v1/metrics/history", &[200]),
+        ("get", "/v1/catalogs/{catalog}/stats/events", &[200, 400, 404, 503]),
+        ("get", "/v1/catalogs/{catalog}/stats/popularity", &[200, 404, 503]),
+        ("get", "/v1/catalogs/{catalog}/stats/coverage", &[200, 400, 404, 503]),
+        ("get", "/v1/catalogs/{catalog}/items", &[200, 400, 404, 503]),
+        ("get", "/v1/jobs", &[200, 400, 404, 503]),
+        ("get", "/v1/whoami", &[200]),
     ];
 
     /// The codes the server sends (`encore_service::Error::code`, the server's own rejections).

@@ -454,6 +454,13 @@ pub struct JobInfo {
     pub finished_unix_ms: Option<i64>,
 }
 
+/// `GET /v1/jobs` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobList {
+    /// Jobs, newest first.
+    pub jobs: Vec<JobInfo>,
+}
+
 /// A registered model version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ModelInfo {
@@ -470,6 +477,9 @@ pub struct ModelInfo {
     pub size_bytes: u64,
     /// Creation time (ms since the epoch).
     pub created_unix_ms: i64,
+    /// Data watermark: the sequence number of the newest event it was trained on.
+    #[serde(default)]
+    pub watermark: u64,
     /// Whether this is the catalog's active model.
     pub active: bool,
 }

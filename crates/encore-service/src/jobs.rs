@@ -484,6 +484,7 @@ pub(crate) fn model_info(r: &ModelRecord) -> dto::ModelInfo {
         metrics: metrics_map(&r.metrics),
         size_bytes: r.size_bytes,
         created_unix_ms: r.created_ms,
+        watermark: r.trained_events_seq,
         active: r.active,
     }
 }

@@ -53,6 +53,7 @@ pub mod offline;
 pub mod recommend;
 mod service;
 mod state;
+pub mod stats;
 pub mod training;
 pub mod users;
 pub mod validate;

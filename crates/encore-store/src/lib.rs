@@ -36,10 +36,12 @@ pub mod error;
 pub mod item_files;
 pub mod limits;
 mod sqlite;
+pub mod stats;
 mod store;
 pub mod types;
 
 pub use error::{Error, Resource, Result};
 pub use sqlite::{DB_FILE_NAME, SqliteStore};
+pub use stats::{EventTimeline, ItemPage};
 pub use store::{ImportSource, Store};
 pub use types::*;

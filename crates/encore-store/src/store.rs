@@ -216,6 +216,30 @@ pub trait Store: Send + Sync {
     /// Checks the database (`PRAGMA integrity_check` and `foreign_key_check`); returns the
     /// problems found (empty when the store is consistent).
     fn integrity_check(&self) -> Result<Vec<String>>;
+
+    // ----- statistics (read-only; the dashboard's charts and item search) -----
+
+    /// Events per time bucket of `bucket_secs` seconds (an event's time is its timestamp, else
+    /// when it was ingested): the last `limit` buckets up to the newest event.
+    fn event_timeline(
+        &self,
+        catalog: &str,
+        bucket_secs: i64,
+        limit: usize,
+    ) -> Result<crate::stats::EventTimeline>;
+    /// Events per item id for every item with events, most first (ties by id).
+    fn item_event_counts(&self, catalog: &str) -> Result<Vec<(String, u64)>>;
+    /// Items with metadata whose id starts with `query` or whose title contains it, ignoring
+    /// ASCII case (all items when empty), in key order after the cursor `after`.
+    fn search_items(
+        &self,
+        catalog: &str,
+        query: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<crate::stats::ItemPage>;
+    /// Up to `max` user ids spread evenly over the catalog's users, and the number of users.
+    fn sample_users(&self, catalog: &str, max: usize) -> Result<(Vec<String>, u64)>;
 }
 
 /// The first line of a file, decoded leniently (enough to detect a format).

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod models;
 pub mod ops;
 pub mod recommend;
+pub mod stats;
 pub mod users;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -35,6 +36,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(models::router())
         .merge(keys::router())
+        .merge(stats::router())
 }
 
 /// Health, readiness and metrics, never versioned: liveness and readiness are open to

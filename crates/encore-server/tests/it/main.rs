@@ -7,6 +7,7 @@
 
 mod catalogs;
 mod common;
+mod dashboard;
 mod errors;
 mod events;
 mod items;

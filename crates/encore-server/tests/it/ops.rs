@@ -51,7 +51,7 @@ async fn openapi_document_is_3_1_and_complete() {
         ("/recommend", &["post"]),
         ("/v1/catalogs", &["get", "post"]),
         ("/v1/catalogs/{catalog}", &["get", "delete"]),
-        ("/v1/catalogs/{catalog}/items", &["post"]),
+        ("/v1/catalogs/{catalog}/items", &["get", "post"]),
         ("/v1/catalogs/{catalog}/items/{item_id}", &["get", "put", "delete"]),
         ("/v1/catalogs/{catalog}/items/{item_id}/similar", &["get"]),
         ("/v1/catalogs/{catalog}/events", &["post"]),
@@ -66,6 +66,12 @@ async fn openapi_document_is_3_1_and_complete() {
         ("/v1/keys", &["get", "post"]),
         ("/v1/keys/{key_id}", &["delete"]),
         ("/v1/audit", &["get"]),
+        ("/v1/metrics/history", &["get"]),
+        ("/v1/catalogs/{catalog}/stats/events", &["get"]),
+        ("/v1/catalogs/{catalog}/stats/popularity", &["get"]),
+        ("/v1/catalogs/{catalog}/stats/coverage", &["get"]),
+        ("/v1/jobs", &["get"]),
+        ("/v1/whoami", &["get"]),
     ];
     for (path, methods) in expected {
         let item = paths.get(*path).unwrap_or_else(|| panic!("missing path {path}"));

@@ -26,10 +26,10 @@ pub(super) fn key_get_or_create(
 }
 
 /// The columns [`item_from_row`] reads, in order.
-const ITEM_COLUMNS: &str =
+pub(super) const ITEM_COLUMNS: &str =
     "k.item_id, i.title, i.kind, i.tags, i.available, i.released, i.updated_ms";
 
-fn item_from_row(r: &Row<'_>) -> rusqlite::Result<Item> {
+pub(super) fn item_from_row(r: &Row<'_>) -> rusqlite::Result<Item> {
     let tags: String = r.get(3)?;
     let tags = serde_json::from_str(&tags).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e))

@@ -18,6 +18,7 @@ mod jobs;
 mod models;
 pub(crate) mod schema;
 mod security;
+mod stats;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -361,5 +362,32 @@ impl Store for SqliteStore {
             }
             Ok(problems)
         })
+    }
+
+    fn event_timeline(
+        &self,
+        catalog: &str,
+        bucket_secs: i64,
+        limit: usize,
+    ) -> Result<crate::stats::EventTimeline> {
+        self.read(|c| stats::event_timeline(c, catalog, bucket_secs, limit))
+    }
+
+    fn item_event_counts(&self, catalog: &str) -> Result<Vec<(String, u64)>> {
+        self.read(|c| stats::item_event_counts(c, catalog))
+    }
+
+    fn search_items(
+        &self,
+        catalog: &str,
+        query: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<crate::stats::ItemPage> {
+        self.read(|c| stats::search_items(c, catalog, query, after, limit))
+    }
+
+    fn sample_users(&self, catalog: &str, max: usize) -> Result<(Vec<String>, u64)> {
+        self.read(|c| stats::sample_users(c, catalog, max))
     }
 }
