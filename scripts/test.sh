@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README.md "Quick start"): lint gates, every unit and integration
-# test, the quality bar on the shared evaluation splits, spec-driven API testing and a short run
-# of every fuzz target.
+# test, the dashboard's browser tests, the quality bar on the shared evaluation splits,
+# spec-driven API testing and a short run of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,9 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 echo "== build (the integration tests start the real encore binary)"
 cargo build --workspace --all-targets --quiet
+
+echo "== the dashboard in headless chromium, against a real encore serve (screenshots: target/browser-screenshots)"
+bash scripts/browser_test.sh
 
 echo "== encore-edge: the no_std core builds; the C example and its Python ctypes twin run"
 cargo rustc -p encore-edge --no-default-features --lib --crate-type rlib --quiet

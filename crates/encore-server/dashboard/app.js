@@ -99,10 +99,12 @@ async function route() {
   document.getElementById('top').hidden = false;
   document.getElementById('sign-in').hidden = true;
   const root = document.getElementById('page');
+  delete root.dataset.ready;
   document.title = `${page.label} · Encore dashboard`;
   if (!allowed(page, session.me)) {
     setContent(root, el('h1', {}, page.label), el('p', { class: 'notice', role: 'alert' },
       `This page needs an ${page.needs} key${page.global ? ' for all catalogs' : ''}; you are signed in with a ${session.me.role} key${session.me.catalog ? ` for ${session.me.catalog}` : ''}.`));
+    root.dataset.ready = page.id;
     return;
   }
   const ctx = {
@@ -156,7 +158,8 @@ function start() {
     sessionStorage.setItem(CATALOG, event.target.value);
     route();
   });
-  window.addEventListener('hashchange', route);
+  // After moving to another page, focus goes to the content (screen readers announce it).
+  window.addEventListener('hashchange', () => route().then(() => document.getElementById('main').focus({ preventScroll: true })));
   if (apiKey()) {
     signIn(apiKey()).then(route).catch(() => showSignIn('Sign in again.'));
   } else {

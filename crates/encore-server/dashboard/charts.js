@@ -93,13 +93,13 @@ function empty(svg, width, height, text) {
  * A line chart. `series`: [{name, points: [[x, y|null], …], cls}]; `x`/`y`: {label, format,
  * log, min, max}. `summary` is read by screen readers.
  */
-export function lineChart({ title, summary, series, x = {}, y = {}, width = 640, height = 240, dots }) {
+export function lineChart({ title, summary, series, x = {}, y = {}, width = 640, height = 240, dots, emptyText = 'No data yet' }) {
   const svg = frame(width, height, `${title}. ${summary || ''}`.trim());
   const all = series.flatMap((se) => se.points);
   const xr = extent(all.map((p) => p[0]), x, false);
   const yr = extent(all.map((p) => p[1]), y, true);
   if (!xr || !yr) {
-    empty(svg, width, height, 'No data yet');
+    empty(svg, width, height, emptyText);
     return figure(title, svg);
   }
   const fx = scale(x, xr[0], xr[1], M.left, width - M.right);

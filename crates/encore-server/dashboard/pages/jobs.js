@@ -105,6 +105,7 @@ function jobDetail(job, now) {
       x: { label: 'epoch', format: (v) => String(Math.round(v)), ticks: losses.length <= 20 ? losses.map((_, i) => i + 1) : undefined },
       y: { label: 'loss', format: (v) => Number(v).toPrecision(3) },
       dots: true,
+      emptyText: UNFINISHED.has(job.state) ? 'Waiting for the first epoch' : 'No loss curve for this job',
     }),
     el('p', { class: 'help' }, 'The curve is the current fit: with a holdout, the holdout fit first, then the final fit on all data. Time left is estimated from the progress so far.'));
 }
