@@ -97,7 +97,7 @@ export function lineChart({ title, summary, series, x = {}, y = {}, width = 640,
   const svg = frame(width, height, `${title}. ${summary || ''}`.trim());
   const all = series.flatMap((se) => se.points);
   const xr = extent(all.map((p) => p[0]), x, false);
-  const yr = extent(all.map((p) => p[1]), y, true);
+  const yr = extent(all.map((p) => p[1]), y, y.zero !== false);
   if (!xr || !yr) {
     empty(svg, width, height, emptyText);
     return figure(title, svg);

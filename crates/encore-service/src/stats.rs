@@ -256,8 +256,8 @@ impl Encore {
     }
 
     /// Items whose id starts with `query` or whose title contains it (ignoring ASCII case; all
-    /// items when empty), a page of `limit` (1–1000, default 50) after the cursor `after` (a
-    /// cursor beyond every key gives an empty page).
+    /// items when empty), a page of `limit` (1–1000, default 50) after the cursor `after`
+    /// (0 to `i64::MAX`).
     pub fn search_items(
         &self,
         catalog: &str,
@@ -270,8 +270,11 @@ impl Encore {
             return Err(Error::invalid("q", format!("at most {MAX_QUERY_CHARS} characters")));
         }
         let limit = in_range("limit", limit.unwrap_or(50), 1, MAX_ITEM_PAGE)?;
-        // Keys are positive SQLite integers: no key lies beyond `i64::MAX`.
-        let after = after.unwrap_or(0).min(i64::MAX as u64);
+        // Keys are SQLite integers: a cursor is at most `i64::MAX` (as the document says).
+        let after = after.unwrap_or(0);
+        if after > i64::MAX as u64 {
+            return Err(Error::invalid("after", format!("at most {}, got {after}", i64::MAX)));
+        }
         self.inner.catalog_state(catalog)?;
         let page = self.inner.store.search_items(catalog, query, after, limit)?;
         Ok(ItemSearch {

@@ -103,7 +103,7 @@ function jobDetail(job, now) {
       summary: losses.length ? `${losses.length} epochs, last loss ${losses[losses.length - 1].toPrecision(5)}.` : 'No loss reported (yet, or by this model, or the job ran before this server started).',
       series: [{ name: 'loss', points: losses.map((l, i) => [i + 1, l]) }],
       x: { label: 'epoch', format: (v) => String(Math.round(v)), ticks: losses.length <= 20 ? losses.map((_, i) => i + 1) : undefined },
-      y: { label: 'loss', format: (v) => Number(v).toPrecision(3) },
+      y: { label: 'loss', format: (v) => Number(v).toPrecision(3), zero: false },
       dots: true,
       emptyText: UNFINISHED.has(job.state) ? 'Waiting for the first epoch' : 'No loss curve for this job',
     }),

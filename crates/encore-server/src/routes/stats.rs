@@ -155,7 +155,7 @@ pub struct ItemSearchQuery {
     /// item when absent or empty. At most 256 characters.
     #[param(max_length = 256)]
     pub q: Option<String>,
-    /// The previous page's `next_after` (default: from the start).
+    /// The previous page's `next_after` (default: from the start), at most 2^63 − 1.
     pub after: Option<u64>,
     /// Page size, 1–1000 (default 50).
     pub limit: Option<usize>,
@@ -167,7 +167,7 @@ pub struct ItemSearchQuery {
     params(("catalog" = String, Path, description = "Catalog name"), ItemSearchQuery),
     responses(
         (status = 200, description = "A page of matching items; `next_after` continues", body = ItemSearch),
-        (status = 400, description = "`q` too long or `limit` out of range (`invalid_field`), or a query that is not a number (`invalid_query`)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`q` too long, `limit` or `after` out of range (`invalid_field`), or a query that is not a number (`invalid_query`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such catalog (`catalog_not_found`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn search_items(
