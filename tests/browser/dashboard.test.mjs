@@ -146,10 +146,21 @@ test('every page renders with its charts, without console errors or requests off
   assert.ok(actions.length > 0 && actions.every((a) => a === 'user.read'), actions.join());
   await shot(page, 'access');
 
-  // Phone width: the overview fits without sideways scrolling (wide tables scroll inside).
+  // Every form control of every page has a label, every button a name.
+  for (const id of ['overview', 'models', 'jobs', 'catalog', 'inspector', 'access']) {
+    await open(page, id, id === 'inspector' ? 'user=u1' : '');
+    const unlabelled = await page.evaluate(() => [...document.querySelectorAll('#page input, #page select, #page textarea, #page button')]
+      .filter((e) => (e.tagName === 'BUTTON' ? !e.textContent.trim() : !(e.labels && e.labels.length) && !e.getAttribute('aria-label')))
+      .map((e) => e.outerHTML.slice(0, 80)));
+    assert.deepEqual(unlabelled, [], `${id}: controls without a label`);
+  }
+
+  // Phone width: no page scrolls sideways (wide tables scroll inside their box).
   await page.setViewportSize({ width: 390, height: 844 });
-  await open(page, 'overview');
-  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), 'overflows at 390 px');
+  for (const id of ['models', 'jobs', 'catalog', 'inspector', 'access', 'overview']) {
+    await open(page, id, id === 'inspector' ? 'user=u1' : '');
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), `${id} overflows at 390 px`);
+  }
   await shot(page, 'overview-phone');
 
   // Keyboard: on a fresh load (the key is kept for the tab) the first Tab reaches the skip link.
@@ -187,6 +198,32 @@ test('training from the dashboard shows progress and a loss curve; an admin roll
   assert.equal(after.find((m) => m.active).version, 'v1');
   assert.equal((await api('GET', `/v1/catalogs/${CATALOG}`)).body.active_model, 'v1');
   await page.waitForSelector('#page[data-ready="models"] tr.active-row th:text("v1")');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('a running job shows live progress and time left, and is cancelled from the dashboard', async () => {
+  const { page, context, errors } = await signedIn(ADMIN);
+  const versions = (await api('GET', `/v1/catalogs/${CATALOG}/models`)).body.models.length;
+  await open(page, 'jobs');
+  await page.getByLabel('Model', { exact: true }).selectOption('bpr');
+  await page.getByLabel('Parameters', { exact: true }).fill('factors=8, iterations=100000');
+  await page.getByLabel('Holdout fraction', { exact: true }).fill('0');
+  await page.getByRole('button', { name: 'Start training' }).click();
+  const started = await page.waitForSelector('text=/Training job #\\d+ started/');
+  const id = Number((await started.innerText()).match(/#(\d+)/)[1]);
+  // Live: the selected row reaches `running` with an epoch count and an estimate, by polling.
+  const row = page.locator('#page .active-row');
+  await row.locator('text=running').waitFor({ timeout: 60000 });
+  await page.waitForFunction(() => /\d+ \/ 100000/.test(document.querySelector('#page .active-row')?.innerText || ''));
+  const cells = await row.locator('td').allInnerTexts();
+  assert.notEqual(cells[5], '–', `time left is estimated: ${cells}`);
+  await page.getByRole('button', { name: `Cancel #${id}` }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Cancel the job' }).click();
+  await page.waitForSelector(`text=Job #${id} cancelled`);
+  await row.locator('text=cancelled').waitFor({ timeout: 30000 });
+  assert.equal((await api('GET', `/v1/jobs/${id}`)).body.state, 'cancelled');
+  assert.equal((await api('GET', `/v1/catalogs/${CATALOG}/models`)).body.models.length, versions, 'no model registered');
   assert.deepEqual(errors, []);
   await context.close();
 });
