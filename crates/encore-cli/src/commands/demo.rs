@@ -93,6 +93,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     eprintln!(
         "  curl -s -X POST {base}/v1/catalogs/{CATALOG}/recommend {auth} -H 'content-type: application/json' \\\n       -d '{{\"user_id\": \"u1\", \"n\": 5, \"explain\": true, \"filter\": {{\"kinds\": [\"track\"]}}}}'"
     );
+    eprintln!("dashboard: {base}/dashboard/   (sign in with the admin key above)");
     eprintln!("API reference: {base}/docs   (stop with ctrl-c)\n");
     super::serve::serve_blocking(state, None)
 }
