@@ -42,12 +42,12 @@ async fn metrics_history_counts_this_processes_requests_per_minute() {
     assert_eq!(after["resolution_seconds"], 60);
     // The history is process-wide and other tests run in parallel: at least our six requests.
     assert!(total(&after) >= total(&before) + 6, "{before} → {after}");
-    let last = &after["minutes"][59];
-    assert!(
-        last["client_errors"].as_u64().unwrap() >= 5
-            || after["minutes"][58]["client_errors"].as_u64().unwrap() >= 1
-    );
-    assert!(last["p99_ms"].as_f64().unwrap() >= last["p50_ms"].as_f64().unwrap());
+    // The five 404s fall in the last two minutes (a minute may have begun meanwhile).
+    let minutes = after["minutes"].as_array().unwrap();
+    let recent_4xx: u64 = minutes[58..].iter().map(|m| m["client_errors"].as_u64().unwrap()).sum();
+    assert!(recent_4xx >= 5, "{after}");
+    let busy = minutes.iter().rev().find(|m| m["requests"].as_u64().unwrap() > 0).unwrap();
+    assert!(busy["p99_ms"].as_f64().unwrap() >= busy["p50_ms"].as_f64().unwrap());
 }
 
 #[tokio::test]
