@@ -345,6 +345,9 @@ pub struct UserEvent {
     pub weight: f64,
     /// Seconds since the Unix epoch.
     pub timestamp: i64,
+    /// Title of the item, when it has metadata (and is not taken down).
+    #[serde(default)]
+    pub title: Option<String>,
 }
 
 /// `GET /v1/catalogs/{c}/users/{user_id}`: everything stored about the user.

@@ -199,7 +199,7 @@ impl Encore {
             .take(TOP_ITEMS)
             .map(|(id, n)| ItemEvents {
                 item_id: id.clone(),
-                title: data.visible_item(id).map(|i| data.item_dto(i).title),
+                title: data.visible_item(id).and_then(|i| data.title_and_kind(i).0),
                 events: *n,
             })
             .collect();

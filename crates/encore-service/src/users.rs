@@ -23,18 +23,22 @@ use crate::validate;
 impl Encore {
     /// Everything stored about a user, in the order it was stored.
     pub fn user_data(&self, catalog: &str, user_id: &str) -> Result<dto::UserData> {
-        self.inner.catalog_state(catalog)?;
+        let state = self.inner.catalog_state(catalog)?;
         validate::id("user_id", user_id)?;
         let events = self
             .inner
             .store
             .user_events(catalog, user_id)
             .map_err(not_found_as(Resource::User, user_id))?;
+        let data = state.read();
+        let title =
+            |item_id: &str| data.visible_item(item_id).and_then(|i| data.title_and_kind(i).0);
         Ok(dto::UserData {
             user_id: user_id.to_string(),
             events: events
                 .into_iter()
                 .map(|e| dto::UserEvent {
+                    title: title(&e.item_id),
                     item_id: e.item_id,
                     weight: e.weight as f64,
                     timestamp: e.timestamp.unwrap_or(e.ingested_ms / 1000),

@@ -67,18 +67,13 @@ async function userHistory(node, actions, ctx, user) {
     return;
   }
   const events = [...data.events].sort((a, b) => b.timestamp - a.timestamp);
-  const titles = new Map();
-  const table = () => pagedTable(`${fmtInt(events.length)} events, newest first`, [
+  // A page at a time: a user with thousands of events never builds more than one page of rows.
+  setContent(node, pagedTable(`${fmtInt(events.length)} events, newest first`, [
     { label: 'Item', value: (e) => e.item_id },
-    { label: 'Title', value: (e) => titles.get(e.item_id) || '…' },
+    { label: 'Title', value: (e) => e.title || '(no metadata)' },
     { label: 'Weight', value: (e) => e.weight, class: 'num' },
     { label: 'When', value: (e) => fmtTime(e.timestamp * 1000) },
-  ], events, HISTORY_PAGE);
-  setContent(node, table());
-  // Titles of the first page (the others show ids; the table never builds more than a page).
-  await Promise.all(events.slice(0, HISTORY_PAGE).map((e) => get(catalogPath(ctx.catalog, `/items/${encodeURIComponent(e.item_id)}`))
-    .then((item) => titles.set(e.item_id, item.title)).catch(() => titles.set(e.item_id, '(no metadata)'))));
-  setContent(node, table());
+  ], events, HISTORY_PAGE));
   setContent(actions,
     el('button', { type: 'button', class: 'secondary', onclick: () => exportData(ctx, user) }, `Export ${user}'s data`),
     el('button', { type: 'button', class: 'danger', onclick: () => erase(ctx, user, events.length) }, `Erase ${user}`));

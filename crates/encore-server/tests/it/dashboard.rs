@@ -225,3 +225,35 @@ async fn whoami_names_any_key_and_the_stats_follow_the_catalog_scope() {
         .unwrap();
     app.send(anonymous).await.assert_problem(401, "unauthenticated");
 }
+
+#[tokio::test]
+async fn user_data_names_each_item_by_its_title() {
+    let app = TestApp::new();
+    app.seed("music").await;
+    // A bare item, created by an event, has no title.
+    app.post(
+        "/v1/catalogs/music/events",
+        json!({"events": [{"user_id": "r0", "item_id": "bare"}]}),
+    )
+    .await
+    .ok(200);
+    let user = app.get("/v1/catalogs/music/users/r0").await.ok(200).clone();
+    let events = user["events"].as_array().unwrap();
+    let title_of = |id: &str| events.iter().find(|e| e["item_id"] == id).unwrap()["title"].clone();
+    let rock = events.iter().find(|e| e["item_id"].as_str().unwrap().starts_with("rock-")).unwrap();
+    let n = rock["item_id"].as_str().unwrap().trim_start_matches("rock-").to_string();
+    assert_eq!(rock["title"], format!("rock song {n}"));
+    assert!(title_of("bare").is_null());
+    // Taken down: no title either.
+    let id = rock["item_id"].as_str().unwrap().to_string();
+    app.delete(&format!("/v1/catalogs/music/items/{id}")).await.ok(204);
+    let user = app.get("/v1/catalogs/music/users/r0").await.ok(200).clone();
+    let after = user["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["item_id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert!(after["title"].is_null(), "{after}");
+}
