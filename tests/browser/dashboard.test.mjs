@@ -310,3 +310,35 @@ test('catalog search pages, and an item is marked unavailable and taken down', a
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('a key scoped to one catalog sees that catalog only, as the API decides', async () => {
+  assert.equal((await api('POST', '/v1/catalogs', ADMIN, { name: 'films' })).status, 201);
+  const items = Array.from({ length: 30 }, (_, i) => ({ item_id: `f${i}`, title: `Film ${i}`, kind: 'film', tags: ['drama'], available: true }));
+  assert.equal((await api('POST', '/v1/catalogs/films/items', ADMIN, { items })).status, 200);
+  const events = Array.from({ length: 300 }, (_, i) => ({ user_id: `w${i % 40}`, item_id: `f${(i * 7) % 30}` }));
+  assert.equal((await api('POST', '/v1/catalogs/films/events', ADMIN, { events })).status, 200);
+  const key = (await api('POST', '/v1/keys', ADMIN, { name: 'films-admin', role: 'admin', catalog: 'films' })).body.secret;
+
+  const { page, context, errors } = await signedIn(key, { allow: [/status of 403/] });
+  assert.deepEqual(await page.locator('#catalog-select option').allInnerTexts(), ['films']);
+  const nav = await page.locator('#nav').innerText();
+  assert.match(nav, /Models/);
+  for (const hidden of ['Training jobs', 'Keys and audit']) assert.doesNotMatch(nav, new RegExp(hidden));
+  assert.match(await page.locator('.notice').innerText(), /need a key for all catalogs/);
+  assert.match(await page.locator('table').first().innerText(), /films\s+40\s+30\s+300/);
+  await open(page, 'models');
+  await page.waitForSelector('text=No model trained yet');
+  await open(page, 'catalog');
+  await page.waitForSelector('text=Page 1: 25 items');
+  assert.match(await page.locator('#page').innerText(), /30 items have 300 events/);
+  await open(page, 'jobs');
+  assert.match(await page.locator('.notice').innerText(), /for all catalogs/);
+  const statuses = await page.evaluate(async () => {
+    const auth = { Authorization: `Bearer ${sessionStorage.getItem('encore.apiKey')}` };
+    return Promise.all(['/v1/catalogs/music/stats/popularity', '/v1/catalogs/music/models', '/v1/jobs', '/v1/catalogs']
+      .map((path) => fetch(path, { headers: auth }).then((r) => r.status)));
+  });
+  assert.deepEqual(statuses, [403, 403, 403, 403]);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
