@@ -67,7 +67,7 @@ export function confirmAction(title, text, okLabel = 'Confirm') {
  * A table of `rows` with `columns` ([{label, value: row => node|text, class}]) shown `pageSize`
  * rows at a time, with previous/next buttons: a long list never builds more than one page.
  */
-export function pagedTable(caption, columns, rows, pageSize = 25) {
+export function pagedTable(caption, columns, rows, pageSize = 25, rowClass = () => null) {
   const wrap = el('div', { class: 'table-wrap' });
   let page = 0;
   const pages = Math.max(1, Math.ceil(rows.length / pageSize));
@@ -76,7 +76,7 @@ export function pagedTable(caption, columns, rows, pageSize = 25) {
     const table = el('table', {},
       el('caption', {}, caption),
       el('thead', {}, el('tr', {}, columns.map((c) => el('th', { scope: 'col', class: c.class }, c.label)))),
-      el('tbody', {}, slice.length ? slice.map((row) => el('tr', {}, columns.map((c) => el('td', { class: c.class }, c.value(row)))))
+      el('tbody', {}, slice.length ? slice.map((row) => el('tr', { class: rowClass(row) }, columns.map((c) => el(c.header ? 'th' : 'td', { class: c.class, scope: c.header ? 'row' : null }, c.value(row)))))
         : el('tr', {}, el('td', { colspan: columns.length, class: 'empty' }, 'Nothing to show.'))));
     const nav = rows.length > pageSize ? el('div', { class: 'pager' },
       el('button', { type: 'button', class: 'secondary', disabled: page === 0, onclick: () => { page -= 1; render(); } }, 'Previous'),

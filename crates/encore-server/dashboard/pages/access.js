@@ -2,7 +2,7 @@
 // revoke — and the audit log with filters, a page at a time.
 
 import { get, post, del, query } from '../api.js';
-import { el, section, setContent, field, select, status, confirmAction, errorBox, fmtTime } from '../ui.js';
+import { el, section, setContent, field, select, status, confirmAction, errorBox, pagedTable, fmtTime } from '../ui.js';
 
 const AUDIT_PAGE = 50;
 
@@ -22,14 +22,17 @@ async function keyPanel(node, ctx) {
   const list = el('div');
   const load = async () => {
     const { keys } = await get('/v1/keys');
-    setContent(list, el('div', { class: 'table-wrap' }, el('table', {},
-      el('caption', {}, `${keys.length} keys (revoked ones included)`),
-      el('thead', {}, el('tr', {}, ['Id', 'Name', 'Role', 'Catalog', 'Prefix', 'Created', 'Revoked', ''].map((h) => el('th', { scope: 'col' }, h)))),
-      el('tbody', {}, keys.map((k) => el('tr', { class: k.revoked_ms ? 'revoked' : null },
-        el('td', { class: 'num' }, k.id), el('td', {}, k.name), el('td', {}, k.role), el('td', {}, k.catalog || 'every catalog'),
-        el('td', {}, el('code', {}, k.prefix)), el('td', {}, fmtTime(k.created_ms)), el('td', {}, k.revoked_ms ? fmtTime(k.revoked_ms) : '–'),
-        el('td', {}, k.revoked_ms || k.id === ctx.me.key_id ? (k.id === ctx.me.key_id ? 'this key' : '') :
-          el('button', { type: 'button', class: 'danger', onclick: () => revoke(k, load) }, `Revoke ${k.name}`))))))));
+    setContent(list, pagedTable(`${keys.length} keys (revoked ones included)`, [
+      { label: 'Id', class: 'num', value: (k) => k.id },
+      { label: 'Name', value: (k) => k.name },
+      { label: 'Role', value: (k) => k.role },
+      { label: 'Catalog', value: (k) => k.catalog || 'every catalog' },
+      { label: 'Prefix', value: (k) => el('code', {}, k.prefix) },
+      { label: 'Created', value: (k) => fmtTime(k.created_ms) },
+      { label: 'Revoked', value: (k) => (k.revoked_ms ? fmtTime(k.revoked_ms) : '–') },
+      { label: '', value: (k) => (k.id === ctx.me.key_id ? 'this key' : k.revoked_ms ? ''
+        : el('button', { type: 'button', class: 'danger', onclick: () => revoke(k, load) }, `Revoke ${k.name}`)) },
+    ], keys, 25, (k) => (k.revoked_ms ? 'revoked' : null)));
   };
   form.addEventListener('submit', async (event) => {
     event.preventDefault();

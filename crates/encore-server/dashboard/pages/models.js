@@ -3,7 +3,7 @@
 // and rollback (admin, confirmed).
 
 import { get, post, catalogPath, query } from '../api.js';
-import { el, section, setContent, select, field, status, confirmAction, fmtBytes, fmtTime, fmtNum, fmtInt, fmtDuration } from '../ui.js';
+import { el, section, setContent, select, field, status, confirmAction, pagedTable, fmtBytes, fmtTime, fmtNum, fmtInt, fmtDuration } from '../ui.js';
 import { barChart } from '../charts.js';
 
 const versionNumber = (v) => Number(String(v).replace(/^v/, ''));
@@ -43,26 +43,27 @@ export async function render(root, ctx) {
   };
   picker.addEventListener('change', drawChart);
 
-  const table = el('div', { class: 'table-wrap' }, el('table', {},
-    el('caption', {}, `${models.length} version${models.length === 1 ? '' : 's'}, newest first`),
-    el('thead', {}, el('tr', {}, ['Version', 'Algorithm', 'Settings', 'Metrics', 'Size', 'Trained', 'Job time', 'Watermark', 'State'].map((h) => el('th', { scope: 'col' }, h)))),
-    el('tbody', {}, models.map((m) => {
-      const job = jobOf.get(m.version);
-      const older = active && versionNumber(m.version) < versionNumber(active.version);
-      const action = m.active ? el('span', { class: 'badge' }, 'active')
-        : el('button', { type: 'button', class: older ? 'secondary' : '', 'data-version': m.version,
-          onclick: () => activate(ctx, m.version, older, active) }, older ? `Roll back to ${m.version}` : `Activate ${m.version}`);
-      return el('tr', { class: m.active ? 'active-row' : null },
-        el('th', { scope: 'row' }, m.version),
-        el('td', {}, m.algorithm),
-        el('td', { class: 'small' }, Object.entries(m.params || {}).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`).join(', ')),
-        el('td', { class: 'small' }, Object.keys(m.metrics).length ? Object.entries(m.metrics).map(([k, v]) => `${k} ${fmtNum(v)}`).join(', ') : 'not measured'),
-        el('td', { class: 'num' }, fmtBytes(m.size_bytes)),
-        el('td', {}, fmtTime(m.created_unix_ms)),
-        el('td', { class: 'num' }, job && job.finished_unix_ms ? fmtDuration((job.finished_unix_ms - job.created_unix_ms) / 1000) : '–'),
-        el('td', { class: 'num' }, `event ${fmtInt(m.watermark)}`),
-        el('td', {}, action));
-    }))));
+  const jobTime = (m) => {
+    const job = jobOf.get(m.version);
+    return job && job.finished_unix_ms ? fmtDuration((job.finished_unix_ms - job.created_unix_ms) / 1000) : '–';
+  };
+  const action = (m) => {
+    const older = active && versionNumber(m.version) < versionNumber(active.version);
+    return m.active ? el('span', { class: 'badge' }, 'active')
+      : el('button', { type: 'button', class: older ? 'secondary' : '', 'data-version': m.version,
+        onclick: () => activate(ctx, m.version, older, active) }, older ? `Roll back to ${m.version}` : `Activate ${m.version}`);
+  };
+  const table = pagedTable(`${models.length} version${models.length === 1 ? '' : 's'}, newest first`, [
+    { label: 'Version', value: (m) => m.version, header: true },
+    { label: 'Algorithm', value: (m) => m.algorithm },
+    { label: 'Settings', class: 'small', value: (m) => Object.entries(m.params || {}).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`).join(', ') },
+    { label: 'Metrics', class: 'small', value: (m) => (Object.keys(m.metrics).length ? Object.entries(m.metrics).map(([k, v]) => `${k} ${fmtNum(v)}`).join(', ') : 'not measured') },
+    { label: 'Size', class: 'num', value: (m) => fmtBytes(m.size_bytes) },
+    { label: 'Trained', value: (m) => fmtTime(m.created_unix_ms) },
+    { label: 'Job time', class: 'num', value: jobTime },
+    { label: 'Watermark', class: 'num', value: (m) => `event ${fmtInt(m.watermark)}` },
+    { label: 'State', value: action },
+  ], models, 20, (m) => (m.active ? 'active-row' : null));
 
   root.append(
     section(`Compare versions · ${ctx.catalog}`, field('Metric', picker), chartBox),
