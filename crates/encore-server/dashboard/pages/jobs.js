@@ -32,8 +32,10 @@ export async function render(root, ctx) {
   root.append(section(`Start training · ${ctx.catalog || 'no catalog'}`, form), section('Jobs', list), section('Job detail', detail));
   let selected = ctx.params.get('job') ? Number(ctx.params.get('job')) : null;
   let last = '';
+  let jobs = [];
+  // Fetches the list; redraws only when something changed (keeps focus on an unchanged page).
   const refresh = async () => {
-    const { jobs } = await get(`/v1/jobs${query({ catalog: ctx.catalog, limit: 50 })}`);
+    jobs = (await get(`/v1/jobs${query({ catalog: ctx.catalog, limit: 50 })}`)).jobs;
     const text = JSON.stringify(jobs);
     if (text === last) return jobs;
     last = text;
@@ -61,8 +63,21 @@ export async function render(root, ctx) {
     setContent(detail, job ? jobDetail(job, now) : el('p', {}, 'Select a job.'));
     return jobs;
   };
+  // Every 1.5 s while a job is queued or running, otherwise every 15 s (to see jobs started
+  // elsewhere): each poll of an admin route is a line in the audit log.
   await refresh();
-  ctx.every(1500, () => { if (ctx.stillHere()) refresh().catch((e) => setContent(list, errorBox(e))); });
+  let idleTicks = 0;
+  ctx.every(1500, async () => {
+    if (!ctx.stillHere()) return;
+    const busy = jobs.some((j) => UNFINISHED.has(j.state));
+    idleTicks = busy ? 0 : idleTicks + 1;
+    if (!busy && idleTicks % 10 !== 0) return;
+    try {
+      await refresh();
+    } catch (e) {
+      setContent(list, errorBox(e));
+    }
+  });
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     try {
