@@ -18,9 +18,10 @@
 //!    outcome, status, request id) — refused attempts included — written before the response is
 //!    sent.
 //!
-//! A route without a policy is open: `/healthz`, `/readyz`, `/openapi.json`, `/docs`, and
-//! `/metrics` with [`crate::config::SecurityConfig::metrics_public`]; a test sends every
-//! documented operation without a key to keep it that way. Secrets never reach logs: the trace
+//! A route without a policy is open: `/healthz`, `/readyz`, `/openapi.json`, `/docs`, the
+//! dashboard's static files (`/dashboard/…`, no data) and `/metrics` with
+//! [`crate::config::SecurityConfig::metrics_public`]; a test sends every documented operation
+//! without a key to keep it that way. Secrets never reach logs: the trace
 //! layer records only the method, route and request id, and the `Authorization` header is
 //! marked sensitive.
 
