@@ -7,16 +7,21 @@
 #   SKIP_FLASK=1 bash bench/serve_speed.sh                          # Encore only
 #   ENCORE_BIN=/tmp/encore-old WORK=/tmp/old SKIP_FLASK=1 bash bench/serve_speed.sh  # another build
 #   REUSE_DATA=1 ENCORE_SERVE_ARGS="--http-threads 1" bash bench/serve_speed.sh   # reuse the model
+#   ACROSS=1 SKIP_FLASK=1 bash bench/serve_speed.sh                 # + a retrain under load
 #
 # What it does, all on 127.0.0.1:
 #  1. builds `encore` (release) and generates the synthetic set (TSV: user, item, weight);
 #  2. imports it into a fresh data dir, starts `encore serve`, trains iALS (factors=64) through
 #     the API with activate=always and waits for the job;
-#  3. drives POST /recommend with random known user ids: wrk, 2 threads, 32 connections, 20 s,
+#  3. drives POST /recommend with random known user ids: wrk, 2 threads, 32 connections, 15 s,
 #     using ../shared/baselines/flask-recommend/post_random_user.lua (prints a WRKJSON line);
 #  4. trains the Flask baseline on the same TSV (venv with implicit==0.7.3 flask pandas scipy
 #     threadpoolctl), starts it, runs the same load;
 #  5. prints both results and the throughput ratio. Targets: >= 30x Flask, p99 <= 5 ms, 0 errors.
+#
+# With a fresh training (the default), wrk starts the moment the training job has succeeded:
+# a job succeeds once the new version answers, and a new version answers only once its
+# candidate table is built. ACROSS=1 adds a second training job under load (see below).
 #
 # Measured 2026-11-28 on the 2-core project machine while other builds ran (load average 5-8),
 # full size, wrk -t2 -c32 -d20s after the candidate precomputation finished:
@@ -33,7 +38,7 @@ USERS=${USERS:-100000}
 ITEMS=${ITEMS:-50000}
 ROWS=${ROWS:-5000000}
 FACTORS=${FACTORS:-64}
-DURATION=${DURATION:-20s}
+DURATION=${DURATION:-15s}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-32}
 ENCORE_PORT=${ENCORE_PORT:-18080}
@@ -84,6 +89,8 @@ wait_http() { # url, seconds
 
 run_wrk() { # base url, users file, [extra wrk args such as -H "Authorization: …"] -> WRKJSON
   local url=$1 users=$2
+  # What else runs changes the figures (2 cores): say it beside them.
+  echo "load average before wrk: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
   shift 2
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" -s "$LUA" "$url" -- "$users" \
     | tee "$WORK/wrk_last.txt" | sed -n 's/^WRKJSON //p'
@@ -117,41 +124,65 @@ wait_http "http://127.0.0.1:$ENCORE_PORT/healthz" 60
 # Live at once; the catalog loads in the background (503 not_ready until then).
 wait_http "http://127.0.0.1:$ENCORE_PORT/readyz" 120
 
-if [ "$TRAIN" = 1 ]; then
-log "training iALS ($FACTORS factors) through the API"
-JOB=$(curl -fsS -X POST "http://127.0.0.1:$ENCORE_PORT/v1/catalogs/music/models" \
-  -H 'content-type: application/json' -H "$AUTH" \
-  -d "{\"model\":\"ials\",\"params\":{\"factors\":$FACTORS},\"activate\":\"always\"}" \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["job_id"])')
-while :; do
-  STATE=$(curl -fsS -H "$AUTH" "http://127.0.0.1:$ENCORE_PORT/v1/jobs/$JOB" \
-    | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["state"], j.get("error") or "")')
-  case "$STATE" in
-    succeeded*) break ;;
-    failed*|cancelled*) echo "training job $JOB: $STATE" >&2; exit 1 ;;
-  esac
-  sleep 2
-done
-fi
-wait_http "http://127.0.0.1:$ENCORE_PORT/readyz" 120
-# After an activation the service precomputes every known user's candidates in the background;
-# measure the steady state, once that is done.
-log "waiting for the candidate precomputation"
-while :; do
-  DONE=$(curl -fsS "http://127.0.0.1:$ENCORE_PORT/readyz" | python3 -c '
+train_job() { # -> job id; trains iALS through the API with activate=always
+  curl -fsS -X POST "http://127.0.0.1:$ENCORE_PORT/v1/catalogs/music/models" \
+    -H 'content-type: application/json' -H "$AUTH" \
+    -d "{\"model\":\"ials\",\"params\":{\"factors\":$FACTORS},\"activate\":\"always\"}" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["job_id"])'
+}
+job_state() { # job id -> "state activation_seconds error"
+  curl -fsS -H "$AUTH" "http://127.0.0.1:$ENCORE_PORT/v1/jobs/$1" | python3 -c '
 import json, sys
-r = json.load(sys.stdin)
-print(min([c.get("candidates_precomputed") or 0.0 for c in r["catalogs"]] or [1.0]))')
-  python3 -c "import sys; sys.exit(0 if float('$DONE') >= 1.0 else 1)" && break
-  sleep 2
-done
+j = json.load(sys.stdin)
+print(j["state"], j.get("activation_seconds") or 0, j.get("error") or "")'
+}
+wait_job() { # job id -> activation seconds
+  local state
+  while :; do
+    state=$(job_state "$1")
+    case "$state" in
+      succeeded*) echo "$state" | cut -d' ' -f2; return 0 ;;
+      failed*|cancelled*) echo "training job $1: $state" >&2; return 1 ;;
+    esac
+    sleep 0.2
+  done
+}
 
 cut -f1 "$DATA" | sort -u >"$WORK/users.txt"
-log "warm-up (5 s), then wrk -t$THREADS -c$CONNECTIONS -d$DURATION against encore"
-DURATION=5s run_wrk "http://127.0.0.1:$ENCORE_PORT" "$WORK/users.txt" -H "$AUTH" >/dev/null
-ENCORE_JSON=$(run_wrk "http://127.0.0.1:$ENCORE_PORT" "$WORK/users.txt" -H "$AUTH")
+if [ "$TRAIN" = 1 ]; then
+  log "training iALS ($FACTORS factors) through the API"
+  JOB=$(train_job)
+  ACTIVATION=$(wait_job "$JOB")
+  # The job succeeds once the new version answers (its candidate table built first), so the
+  # load starts at once: no warm-up, no waiting for a background pass.
+  log "job $JOB succeeded (activation ${ACTIVATION} s); wrk -t$THREADS -c$CONNECTIONS -d$DURATION at once"
+  ENCORE_JSON=$(run_wrk "http://127.0.0.1:$ENCORE_PORT" "$WORK/users.txt" -H "$AUTH")
+else
+  log "warm-up (5 s), then wrk -t$THREADS -c$CONNECTIONS -d$DURATION against encore"
+  DURATION=5s run_wrk "http://127.0.0.1:$ENCORE_PORT" "$WORK/users.txt" -H "$AUTH" >/dev/null
+  ENCORE_JSON=$(run_wrk "http://127.0.0.1:$ENCORE_PORT" "$WORK/users.txt" -H "$AUTH")
+fi
 ENCORE_RSS=$(ps -o rss= -p "$ENCORE_PID" | awk '{printf "%d", $1/1024}')
 echo "encore: $ENCORE_JSON (RSS ${ENCORE_RSS} MB)"
+
+# ACROSS=1: a second training job under load. wrk runs in 10 s slices from the job's start until
+# one slice after it succeeded, so training, activation (the new table is built while the old
+# model serves) and the swap all happen under load; each slice is printed.
+if [ "${ACROSS:-0}" = 1 ]; then
+  log "a second training job under load (10 s wrk slices)"
+  JOB2=$(train_job)
+  slice=0 after=0
+  while [ "$after" -lt 1 ]; do
+    slice=$((slice + 1))
+    J=$(DURATION=10s run_wrk "http://127.0.0.1:$ENCORE_PORT" "$WORK/users.txt" -H "$AUTH")
+    S=$(job_state "$JOB2")
+    python3 -c "import json,sys; r=json.loads(sys.argv[1]); print(f'slice {sys.argv[2]:>3} ({sys.argv[3]}): {r[\"rps\"]:.0f} req/s p50 {r[\"lat_p50_ms\"]:.2f} ms p99 {r[\"lat_p99_ms\"]:.2f} ms errors {r[\"errors\"]}')" "$J" "$slice" "$S"
+    case "$S" in
+      succeeded*) after=$((after + 1)) ;;
+      failed*|cancelled*) echo "training job $JOB2: $S" >&2; exit 1 ;;
+    esac
+  done
+fi
 kill "$ENCORE_PID" 2>/dev/null || true
 
 if [ "${SKIP_FLASK:-0}" = 1 ]; then
