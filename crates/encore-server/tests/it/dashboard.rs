@@ -23,6 +23,17 @@ async fn dashboard_files_are_public_and_locked_down_by_csp() {
     let redirect = app.send(request("/dashboard")).await;
     assert_eq!(redirect.status, 308);
     assert_eq!(redirect.headers[header::LOCATION], "/dashboard/");
+    // Revalidation: the same ETag answers 304 without a body.
+    let tag = js.headers[header::ETAG].to_str().unwrap().to_string();
+    let again = Request::builder()
+        .uri("/dashboard/pages/overview.js")
+        .header(header::IF_NONE_MATCH, &tag)
+        .body(Body::empty())
+        .unwrap();
+    let again = app.send(again).await;
+    assert_eq!(again.status, 304);
+    assert_eq!(again.body, Value::String(String::new()));
+    assert_ne!(reply.headers[header::ETAG], tag, "each file has its own tag");
     app.send(request("/dashboard/nope.js")).await.assert_problem(404, "not_found");
     app.send(request("/dashboard/../Cargo.toml")).await.assert_problem(404, "not_found");
 }
