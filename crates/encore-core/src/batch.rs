@@ -150,8 +150,8 @@ impl SimdKernel for ScanColumn<'_> {
         let score = |i: usize| bias.map_or(col[i], |b| col[i] + b[i]);
         let offer = |pruner: &mut Pruner, i: usize| {
             let g = score(i);
-            // Also false for NaN, which the exact path skips too.
-            if !(g >= pruner.threshold) {
+            // NaN is refused too, as the exact path skips it.
+            if g.is_nan() || g < pruner.threshold {
                 return;
             }
             let item = (first_item + i) as u32;

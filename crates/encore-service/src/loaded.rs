@@ -45,6 +45,14 @@ pub(crate) const MIN_WIDTH: usize = 10;
 /// Marks a catalog item the model does not know.
 pub(crate) const ABSENT: u32 = u32::MAX;
 
+/// How large a candidate table may be: `per_user` columns, fewer if that does not fit
+/// `memory_bytes` (from [`crate::ServiceConfig`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CandidateBudget {
+    pub per_user: usize,
+    pub memory_bytes: u64,
+}
+
 /// The active model of a catalog, ready to serve.
 pub(crate) struct LoadedModel {
     /// Registry version number.
@@ -86,17 +94,17 @@ impl std::fmt::Debug for LoadedModel {
 
 impl LoadedModel {
     /// Wraps a loaded artifact; `to_catalog` maps its items to catalog indices. The candidate
-    /// table gets `candidates_per_user` columns, fewer if that does not fit `memory_bytes`.
+    /// table is sized by `budget`.
     pub fn new(
         version: u32,
         watermark: u64,
         artifact: ModelArtifact,
         to_catalog: Vec<u32>,
         catalog_items: usize,
-        candidates_per_user: usize,
-        memory_bytes: u64,
+        budget: CandidateBudget,
         load_seconds: f64,
     ) -> Self {
+        let CandidateBudget { per_user: candidates_per_user, memory_bytes } = budget;
         let mut from_catalog = vec![ABSENT; catalog_items];
         for (m, &c) in to_catalog.iter().enumerate() {
             from_catalog[c as usize] = m as u32;
@@ -294,7 +302,8 @@ mod tests {
         let model = popularity::PopularityModel::fit(&cfg, &m, &FitOptions::default()).unwrap();
         let artifact = ModelArtifact::new(Model::Popularity(model), users, items, m, None);
         // Catalog order: w, z, y, x, then an item the model does not know.
-        LoadedModel::new(1, 10, artifact, vec![3, 2, 1, 0], 5, candidates_len, u64::MAX, 0.0)
+        let budget = CandidateBudget { per_user: candidates_len, memory_bytes: u64::MAX };
+        LoadedModel::new(1, 10, artifact, vec![3, 2, 1, 0], 5, budget, 0.0)
     }
 
     #[test]
@@ -340,9 +349,10 @@ mod tests {
         let cfg = popularity::PopularityConfig::default();
         let model = popularity::PopularityModel::fit(&cfg, &m, &FitOptions::default()).unwrap();
         let artifact = ModelArtifact::new(Model::Popularity(model), users, items, m, None);
-        let wide = LoadedModel::new(1, 0, artifact.clone(), vec![0, 1], 2, 20, 3 * 20 * 8, 0.0);
+        let budget = |memory_bytes| CandidateBudget { per_user: 20, memory_bytes };
+        let wide = LoadedModel::new(1, 0, artifact.clone(), vec![0, 1], 2, budget(3 * 20 * 8), 0.0);
         assert_eq!(wide.candidates_len, 19, "the width shrinks to fit the memory");
-        let none = LoadedModel::new(1, 0, artifact, vec![0, 1], 2, 20, 59, 0.0);
+        let none = LoadedModel::new(1, 0, artifact, vec![0, 1], 2, budget(59), 0.0);
         assert_eq!(none.candidates_len, 0);
         assert!(none.is_prepared(), "no table to wait for");
     }

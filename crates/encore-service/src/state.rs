@@ -15,7 +15,7 @@ use crate::config::ServiceConfig;
 use crate::dto;
 use crate::error::{Error, Resource, Result};
 use crate::job_registry::JobRegistry;
-use crate::loaded::LoadedModel;
+use crate::loaded::{CandidateBudget, LoadedModel};
 
 /// The state of one catalog held in memory.
 pub(crate) struct CatalogState {
@@ -268,8 +268,10 @@ impl Inner {
             artifact,
             to_catalog,
             catalog_items,
-            self.config.candidates_per_user,
-            self.config.candidate_memory_bytes,
+            CandidateBudget {
+                per_user: self.config.candidates_per_user,
+                memory_bytes: self.config.candidate_memory_bytes,
+            },
             started.elapsed().as_secs_f64(),
         ))
     }
