@@ -84,7 +84,7 @@ function recommendations(r, heading) {
     el('p', { class: 'help' }, `${heading}: source `, el('strong', {}, r.source), r.model_version ? `, model ${r.model_version}` : ', no model (popular items)'),
     r.recommendations.length ? el('ol', { class: 'recs' }, r.recommendations.map((rec) => el('li', {},
       el('div', {}, el('strong', {}, rec.title || rec.item_id), ` (${rec.item_id}${rec.kind ? `, ${rec.kind}` : ''}) · score ${rec.score.toFixed(3)}`),
-      rec.because && rec.because.length ? el('div', { class: 'because' }, 'because you played ',
+      rec.because && rec.because.length ? el('div', { class: 'because' }, 'because of ',
         rec.because.map((b, i) => [i ? ', ' : '', el('span', { class: 'because-item' }, b.title || b.item_id), ` (${b.contribution >= 0 ? '+' : ''}${b.contribution.toFixed(3)})`])) : null)))
       : el('p', {}, 'Nothing to recommend.'));
 }
