@@ -7,6 +7,7 @@ mod events;
 mod import;
 mod registry;
 mod security;
+mod stats;
 
 use encore_store::{NewEvent, SqliteStore};
 
