@@ -204,6 +204,7 @@ test('training from the dashboard shows progress and a loss curve; an admin roll
   assert.equal(after.find((m) => m.active).version, 'v1');
   assert.equal((await api('GET', `/v1/catalogs/${CATALOG}`)).body.active_model, 'v1');
   await page.waitForSelector('#page[data-ready="models"] tr.active-row th:text("v1")');
+  await shot(page, 'models');
   assert.deepEqual(errors, []);
   await context.close();
 });

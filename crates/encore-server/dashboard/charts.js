@@ -168,6 +168,9 @@ export function barChart({ title, summary, bars, y = {}, width = 640, height = 2
     const h = Number.isFinite(b.value) ? fy(lo) - fy(b.value) : 0;
     svg.append(s('rect', { x: x0.toFixed(1), y: (fy(lo) - h).toFixed(1), width: (slot * 0.7).toFixed(1), height: Math.max(h, 0).toFixed(1), class: `bar ${b.cls || 's1'}` },
       s('title', {}, b.title || `${b.label}: ${Number.isFinite(b.value) ? fmtY(b.value) : 'no value'}`)));
+    if (!Number.isFinite(b.value)) {
+      svg.append(s('text', { x: (x0 + slot * 0.35).toFixed(1), y: fy(lo) - 6, 'text-anchor': 'middle', class: 'tick' }, 'n/a'));
+    }
     if (i % labelEvery === 0) {
       svg.append(s('text', { x: (x0 + slot * 0.35).toFixed(1), y: height - M.bottom + 16, 'text-anchor': 'middle', class: 'tick' }, b.label));
     }

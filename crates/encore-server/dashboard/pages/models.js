@@ -39,7 +39,7 @@ export async function render(root, ctx) {
       summary: best ? `Best: ${best.version} with ${fmtNum(best.metrics[metric])}; active: ${active ? active.version : 'none'}.` : 'No version has this metric (trained without holdout).',
       bars: ordered.map((m) => ({ label: m.version, value: m.metrics[metric], cls: m.active ? 's2' : 's1', title: `${m.version} (${m.algorithm})${m.active ? ', active' : ''}: ${m.metrics[metric] === undefined ? 'not measured' : fmtNum(m.metrics[metric])}` })),
       y: { label: metric, format: (v) => fmtNum(v, 3) },
-    }), el('p', { class: 'help' }, 'Holdout metrics measured when the version was trained (exact full-ranking evaluation). The active version is the darker bar.'));
+    }), el('p', { class: 'help' }, 'Holdout metrics measured when the version was trained (exact full-ranking evaluation). The active version is the darker bar; n/a: trained without a holdout.'));
   };
   picker.addEventListener('change', drawChart);
 
