@@ -14,7 +14,9 @@
 //! 3. [`models`] trains a [`models::Model`] from a [`models::ModelSpec`] (`ials`, `bpr`, `ease`,
 //!    `itemknn`, `popularity`). Every model scores a user from a history, explains a
 //!    recommendation and lists similar items (the [`models::Recommender`] trait).
-//! 4. [`topk`] selects the best N scores without sorting the catalogue.
+//! 4. [`topk`] selects the best N scores without sorting the catalogue; [`batch`] does it for many
+//!    users at once (a GEMM over item tiles with the selection fused, exact to the bit), for a
+//!    server's candidate table and `encore recommend --all`.
 //! 5. [`eval`] splits data and computes exact full-ranking metrics.
 //! 6. [`model_file`] writes and memory-maps a trained model with its id maps and training matrix.
 

@@ -511,6 +511,11 @@ pub struct CatalogReadiness {
     /// Seconds from the loaded version's activation request to it answering (0 when it was
     /// loaded at start-up).
     pub activation_seconds: Option<f64>,
+    /// A version being activated: its candidate table is being built while `loaded_model`
+    /// keeps serving.
+    pub preparing_model: Option<String>,
+    /// Share (0–1) of the preparing version's known users whose candidates are computed.
+    pub preparing_precomputed: Option<f64>,
 }
 
 /// `GET /readyz` details.

@@ -309,17 +309,19 @@ impl Inner {
             (self.load_model(state, &record)?, state.erase_tick())
         };
         // Without the files lock: erasures and jobs go on meanwhile.
+        let mut loaded = Arc::new(loaded);
+        state.preparing.store(Some(loaded.clone()));
         let prepare_seconds = self.prepare(&loaded);
+        state.preparing.store(None);
         let _files = state.model_files.lock().unwrap_or_else(|p| p.into_inner());
-        let mut loaded = loaded;
         for user in state.erased_since(erase_tick) {
             if let Some(next) = loaded.without_user_id(&user) {
-                loaded = next;
+                loaded = Arc::new(next);
             }
         }
         let record = self.store.activate_model(&state.name, version)?;
         let seconds = started.elapsed().as_secs_f64();
-        loaded.activation_seconds = seconds;
+        loaded.set_activation_seconds(seconds);
         tracing::info!(
             catalog = %state.name,
             model = %loaded.label,
@@ -327,7 +329,7 @@ impl Inner {
             activation_seconds = seconds,
             "model activated"
         );
-        self.serve_model(state, Arc::new(loaded));
+        self.serve_model(state, loaded);
         Ok((record, seconds))
     }
 

@@ -24,7 +24,7 @@
 //! [`crate::ServiceConfig::candidate_memory_bytes`]: its width shrinks to fit, and below
 //! [`MIN_WIDTH`] no table is kept (every request is then scored on demand).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use encore_core::batch::{TopNTable, top_n_all_users};
@@ -82,8 +82,9 @@ pub(crate) struct LoadedModel {
     computed: AtomicUsize,
     /// Seconds it took to load the file.
     pub load_seconds: f64,
-    /// Seconds from the activation request to this model answering (0 when loaded at start-up).
-    pub activation_seconds: f64,
+    /// Seconds from the activation request to this model answering (0 when loaded at
+    /// start-up), as `f64` bits: set once the model is prepared, after it is shared.
+    activation_seconds: AtomicU64,
 }
 
 impl std::fmt::Debug for LoadedModel {
@@ -129,7 +130,7 @@ impl LoadedModel {
             retired: AtomicBool::new(false),
             computed: AtomicUsize::new(0),
             load_seconds,
-            activation_seconds: 0.0,
+            activation_seconds: AtomicU64::new(0),
         }
     }
 
@@ -149,7 +150,7 @@ impl LoadedModel {
             retired: AtomicBool::new(false),
             computed: AtomicUsize::new(0),
             load_seconds: self.load_seconds,
-            activation_seconds: self.activation_seconds,
+            activation_seconds: AtomicU64::new(self.activation_seconds.load(Ordering::Relaxed)),
         };
         if let Some(table) = self.candidates.get() {
             let _ = next.candidates.set(table.without_row(removed_row as usize));
@@ -255,6 +256,16 @@ impl LoadedModel {
         } else {
             (self.computed.load(Ordering::Relaxed) as f64 / n as f64).min(0.999)
         }
+    }
+
+    /// Seconds from the activation request to this model answering (0 when loaded at start-up).
+    pub fn activation_seconds(&self) -> f64 {
+        f64::from_bits(self.activation_seconds.load(Ordering::Relaxed))
+    }
+
+    /// Records how long the activation took.
+    pub fn set_activation_seconds(&self, seconds: f64) {
+        self.activation_seconds.store(seconds.to_bits(), Ordering::Relaxed);
     }
 
     /// Bytes of the candidate table.

@@ -173,13 +173,10 @@ impl Encore {
         let mut out = Vec::new();
         for c in catalogs {
             let active = self.inner.store.active_model(&c.name).ok().flatten();
-            let loaded = self
-                .inner
-                .catalogs
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(&c.name)
-                .and_then(|s| s.model.load_full());
+            let state =
+                self.inner.catalogs.read().unwrap_or_else(|p| p.into_inner()).get(&c.name).cloned();
+            let loaded = state.as_ref().and_then(|s| s.model.load_full());
+            let preparing = state.as_ref().and_then(|s| s.preparing.load_full());
             let ok = match (&active, &loaded) {
                 (None, _) => true,
                 (Some(a), Some(l)) => a.version == l.version,
@@ -191,7 +188,9 @@ impl Encore {
                 active_model: active.map(|a| a.version_label()),
                 loaded_model: loaded.as_ref().map(|l| l.label.clone()),
                 candidates_precomputed: loaded.as_ref().map(|l| l.precomputed_fraction()),
-                activation_seconds: loaded.as_ref().map(|l| l.activation_seconds),
+                activation_seconds: loaded.as_ref().map(|l| l.activation_seconds()),
+                preparing_model: preparing.as_ref().map(|p| p.label.clone()),
+                preparing_precomputed: preparing.as_ref().map(|p| p.precomputed_fraction()),
             });
         }
         dto::Readiness { ready, loading: None, catalogs: out }
@@ -208,7 +207,7 @@ impl Encore {
                     catalog: s.name.clone(),
                     version: m.label.clone(),
                     load_seconds: m.load_seconds,
-                    activation_seconds: m.activation_seconds,
+                    activation_seconds: m.activation_seconds(),
                     candidate_bytes: m.candidate_bytes() as u64,
                 })
             })

@@ -25,6 +25,9 @@ pub(crate) struct CatalogState {
     /// The active model. Requests clone the `Arc` and keep it for their whole duration, so a swap
     /// never fails or delays them.
     pub model: ArcSwapOption<LoadedModel>,
+    /// The model an activation is preparing (its candidate table being built) while `model`
+    /// keeps serving; shown by readiness.
+    pub preparing: ArcSwapOption<LoadedModel>,
     /// Serialises writers of model files and activation (training registration, erasure
     /// rewrites, activation), so an erasure cannot miss a file being registered.
     pub model_files: Mutex<()>,
@@ -176,6 +179,7 @@ impl Inner {
             name: name.to_string(),
             data: RwLock::new(data),
             model: ArcSwapOption::empty(),
+            preparing: ArcSwapOption::empty(),
             model_files: Mutex::new(()),
             activation: Mutex::new(()),
             erased: Mutex::new(Vec::new()),

@@ -109,6 +109,7 @@ fn activation_swaps_under_load_without_failing_requests_and_rolls_back() {
         assert_eq!(music.loaded_model.as_deref(), Some(v));
         assert_eq!(music.candidates_precomputed, Some(1.0), "{music:?}");
         assert!(music.activation_seconds.is_some_and(|s| s > 0.0), "{music:?}");
+        assert_eq!(music.preparing_model, None, "nothing left to prepare: {music:?}");
         std::thread::sleep(Duration::from_millis(5));
     }
     stop.store(true, Ordering::Relaxed);
