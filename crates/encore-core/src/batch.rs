@@ -243,16 +243,17 @@ impl Pruner {
     }
 }
 
-/// The item side of a blocked scoring, with the norms its error bound needs (computed once per
-/// batch, not per block).
-struct BlockScorer<'a> {
-    f: FactorScoring<'a>,
+/// The norms of a model's item side that the GEMM error bound needs: computed once per model
+/// (a pass over the item factors), then kept by whoever scores with it repeatedly.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoringBounds {
     max_item_norm: f64,
     max_abs_bias: f64,
 }
 
-impl<'a> BlockScorer<'a> {
-    fn new(f: FactorScoring<'a>) -> Self {
+impl ScoringBounds {
+    /// The bounds of `f`'s items.
+    pub fn of(f: FactorScoring<'_>) -> Self {
         let max_item_norm = f
             .items
             .chunks_exact(f.k.max(1))
@@ -261,7 +262,24 @@ impl<'a> BlockScorer<'a> {
             .sqrt();
         let max_abs_bias =
             f.bias.map_or(0.0, |b| b.iter().map(|&x| f64::from(x).abs()).fold(0.0, f64::max));
-        Self { f, max_item_norm, max_abs_bias }
+        Self { max_item_norm, max_abs_bias }
+    }
+}
+
+/// The item side of a blocked scoring, with the norms its error bound needs.
+struct BlockScorer<'a> {
+    f: FactorScoring<'a>,
+    max_item_norm: f64,
+    max_abs_bias: f64,
+}
+
+impl<'a> BlockScorer<'a> {
+    fn new(f: FactorScoring<'a>) -> Self {
+        Self::with_bounds(f, ScoringBounds::of(f))
+    }
+
+    fn with_bounds(f: FactorScoring<'a>, b: ScoringBounds) -> Self {
+        Self { f, max_item_norm: b.max_item_norm, max_abs_bias: b.max_abs_bias }
     }
 
     /// The largest difference between a GEMM score and the exact score of `v` for any item, or
@@ -284,6 +302,19 @@ impl<'a> BlockScorer<'a> {
             Some(b) => s + b[item],
             None => s,
         }
+    }
+
+    /// The exact top `n` of `v` among the candidates `pruner` kept.
+    fn exact_top(&self, pruner: &mut Pruner, v: &[f32], n: usize) -> Vec<ScoredItem> {
+        pruner.compact();
+        let mut exact = TopN::new(n);
+        for &(item, _) in &pruner.candidates {
+            let cand = ScoredItem { item, score: self.exact(v, item as usize) };
+            if exact.would_keep(cand) {
+                exact.push(cand);
+            }
+        }
+        exact.into_sorted()
     }
 
     /// Scores a block of `(vector, exclude)` pairs against every item, tile by tile.
@@ -343,16 +374,7 @@ impl<'a> BlockScorer<'a> {
         }
         let mut out: Vec<Vec<ScoredItem>> = block.iter().map(|_| Vec::new()).collect();
         for (pruner, &j) in pruners.iter_mut().zip(&gemm_users) {
-            pruner.compact();
-            let v = block[j].0;
-            let mut exact = TopN::new(n);
-            for &(item, _) in &pruner.candidates {
-                let cand = ScoredItem { item, score: self.exact(v, item as usize) };
-                if exact.would_keep(cand) {
-                    exact.push(cand);
-                }
-            }
-            out[j] = exact.into_sorted();
+            out[j] = self.exact_top(pruner, block[j].0, n);
         }
         // Users without a bound: the one-user path.
         let mut row = Vec::new();
@@ -364,6 +386,69 @@ impl<'a> BlockScorer<'a> {
             }
         }
         out
+    }
+}
+
+/// GEMM scores of several query vectors against every item, without the bias: `out[j][i]` is
+/// within the error bound of [`top_n_from_gemm`] of `vectors[j]ᵀ·y_i`. One pass over the item
+/// factors serves every vector, which is what lets a server answer requests that arrive together
+/// for the price of about one (see `encore-service`'s request batching).
+pub fn gemm_scores(f: FactorScoring<'_>, vectors: &[&[f32]], out: &mut [Vec<f32>]) {
+    let (k, n_items) = (f.k, f.n_items());
+    let mut columns = Vec::with_capacity(vectors.len() * k);
+    for v in vectors {
+        columns.extend_from_slice(&v[..k]);
+    }
+    let users_t = faer::MatRef::from_column_major_slice(&columns, k, vectors.len());
+    let y = faer::MatRef::from_row_major_slice(f.items, n_items, k);
+    let mut scores = faer::Mat::<f32>::zeros(n_items, vectors.len());
+    faer::linalg::matmul::matmul(
+        scores.as_mut(),
+        faer::Accum::Replace,
+        y,
+        users_t,
+        1.0f32,
+        faer::Par::Seq,
+    );
+    for (j, row) in out.iter_mut().enumerate() {
+        row.clear();
+        row.extend_from_slice(scores.col_as_slice(j));
+    }
+}
+
+/// The exact top `n` of vector `v` (the one-user path's list: same scores, same ties) selected
+/// from its [`gemm_scores`]: the items within twice the error bound of the `n`-th best GEMM score
+/// are rescored exactly. `bounds` are the model's ([`ScoringBounds::of`]). A vector whose error
+/// cannot be bounded is scored exactly.
+pub fn top_n_from_gemm(
+    f: FactorScoring<'_>,
+    bounds: ScoringBounds,
+    v: &[f32],
+    gemm: &[f32],
+    n: usize,
+    exclude: &[u32],
+    keep: &dyn Fn(u32) -> bool,
+) -> Vec<ScoredItem> {
+    let scorer = BlockScorer::with_bounds(f, bounds);
+    match scorer.error_bound(v) {
+        Some(eps) if n > 0 => {
+            let mut pruner = Pruner::new(n, eps);
+            run_simd(ScanColumn {
+                col: gemm,
+                bias: f.bias,
+                first_item: 0,
+                exclude,
+                keep,
+                pruner: &mut pruner,
+            });
+            scorer.exact_top(&mut pruner, v, n)
+        }
+        Some(_) => Vec::new(),
+        None => {
+            let mut scores = vec![0.0; f.n_items()];
+            f.score_into(v, &mut scores);
+            top_n_filtered(&scores, n, exclude, keep)
+        }
     }
 }
 

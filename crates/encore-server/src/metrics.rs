@@ -41,6 +41,8 @@ pub const MODEL_LOAD_SECONDS: &str = "encore_model_load_seconds";
 pub const MODEL_ACTIVATION_SECONDS: &str = "encore_model_activation_seconds";
 /// Bytes of each active model's precomputed candidate table.
 pub const CANDIDATE_BYTES: &str = "encore_candidate_table_bytes";
+/// On-demand requests of each active model scored in a batch shared with concurrent ones.
+pub const BATCHED_REQUESTS: &str = "encore_recommend_batched_requests";
 
 /// Latency buckets in seconds: fine below 10 ms, where the recommend route lives.
 const LATENCY_BUCKETS: [f64; 16] = [
@@ -95,6 +97,11 @@ fn describe() {
         CANDIDATE_BYTES,
         metrics::Unit::Bytes,
         "memory of the precomputed candidate table of each catalog's active model"
+    );
+    metrics::describe_gauge!(
+        BATCHED_REQUESTS,
+        "on-demand recommend requests of each catalog's active model that were scored together \
+         with concurrent ones (one pass over the item factors for the batch)"
     );
 }
 

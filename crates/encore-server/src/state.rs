@@ -84,7 +84,8 @@ impl AppState {
     /// what it cost to put in front of requests.
     pub fn publish_active_models(&self, loaded: &[encore_service::ServingModel]) {
         use crate::metrics::{
-            ACTIVE_MODEL, CANDIDATE_BYTES, MODEL_ACTIVATION_SECONDS, MODEL_LOAD_SECONDS,
+            ACTIVE_MODEL, BATCHED_REQUESTS, CANDIDATE_BYTES, MODEL_ACTIVATION_SECONDS,
+            MODEL_LOAD_SECONDS,
         };
         let mut published = self.inner.published_models.lock().unwrap_or_else(|p| p.into_inner());
         for m in loaded {
@@ -102,6 +103,8 @@ impl AppState {
                 .set(m.activation_seconds);
             metrics::gauge!(CANDIDATE_BYTES, "catalog" => catalog.clone())
                 .set(m.candidate_bytes as f64);
+            metrics::gauge!(BATCHED_REQUESTS, "catalog" => catalog.clone())
+                .set(m.batched_requests as f64);
             published.insert(catalog.clone(), version.clone());
         }
     }

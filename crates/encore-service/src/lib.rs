@@ -38,6 +38,7 @@
 //!   file), and the reading of interaction files for `train` and `evaluate`.
 
 pub mod access;
+mod batcher;
 mod catalog_data;
 mod catalogs;
 pub mod config;

@@ -27,10 +27,12 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use encore_core::batch::{TopNTable, top_n_all_users};
+use encore_core::batch::{ScoringBounds, TopNTable, top_n_all_users};
 use encore_core::model_file::ModelArtifact;
 use encore_core::topk::ScoredItem;
 use rustc_hash::FxHashMap;
+
+use crate::batcher::RequestBatcher;
 
 /// A fold-in candidate list with the stamp (`UserHistory::stamp`) of the history it was
 /// computed from.
@@ -82,6 +84,9 @@ pub(crate) struct LoadedModel {
     computed: AtomicUsize,
     /// Seconds it took to load the file.
     pub load_seconds: f64,
+    /// For factor models: the norms the GEMM error bound needs, and the queue that scores
+    /// concurrent on-demand requests together ([`crate::batcher`]).
+    pub on_demand: Option<(ScoringBounds, RequestBatcher)>,
     /// Seconds from the activation request to this model answering (0 when loaded at
     /// start-up), as `f64` bits: set once the model is prepared, after it is shared.
     activation_seconds: AtomicU64,
@@ -117,6 +122,7 @@ impl LoadedModel {
         if candidates_len < MIN_WIDTH.min(candidates_per_user) {
             candidates_len = 0;
         }
+        let on_demand = on_demand_batching(&artifact);
         Self {
             version,
             label: encore_store::ModelVersion(version).to_string(),
@@ -130,6 +136,7 @@ impl LoadedModel {
             retired: AtomicBool::new(false),
             computed: AtomicUsize::new(0),
             load_seconds,
+            on_demand,
             activation_seconds: AtomicU64::new(0),
         }
     }
@@ -137,6 +144,7 @@ impl LoadedModel {
     /// The same model without the user at `removed_row` (erasure): the candidate lists of the
     /// other users are kept, since removing a user changes no other user's scores.
     pub fn without_user(&self, artifact: ModelArtifact, removed_row: u32) -> Self {
+        let on_demand = on_demand_batching(&artifact);
         let next = Self {
             version: self.version,
             label: self.label.clone(),
@@ -150,6 +158,7 @@ impl LoadedModel {
             retired: AtomicBool::new(false),
             computed: AtomicUsize::new(0),
             load_seconds: self.load_seconds,
+            on_demand,
             activation_seconds: AtomicU64::new(self.activation_seconds.load(Ordering::Relaxed)),
         };
         if let Some(table) = self.candidates.get() {
@@ -268,10 +277,22 @@ impl LoadedModel {
         self.activation_seconds.store(seconds.to_bits(), Ordering::Relaxed);
     }
 
+    /// On-demand queries of this model answered from a shared batch.
+    pub fn batched_requests(&self) -> u64 {
+        self.on_demand.as_ref().map_or(0, |(_, b)| b.batched())
+    }
+
     /// Bytes of the candidate table.
     pub fn candidate_bytes(&self) -> usize {
         self.candidates.get().map_or(0, TopNTable::heap_bytes)
     }
+}
+
+/// The batching state of a factor model (none for the others, whose scoring is not a GEMM).
+fn on_demand_batching(artifact: &ModelArtifact) -> Option<(ScoringBounds, RequestBatcher)> {
+    let f = artifact.recommender().factor_scoring()?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Some((ScoringBounds::of(f), RequestBatcher::new(cores)))
 }
 
 /// A history as items sorted ascending without duplicates (the weights of a repeated item

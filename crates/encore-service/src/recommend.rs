@@ -43,9 +43,11 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
+use encore_core::batch::top_n_from_gemm;
 use encore_core::models::Query;
 use encore_core::topk::{ScoredItem, top_n_filtered};
 
+use crate::batcher::Outcome;
 use crate::catalog_data::{CatalogData, CompiledFilter};
 use crate::dto::{self, Source};
 use crate::error::{Error, Resource, Result};
@@ -388,15 +390,20 @@ fn score_top(
     n: usize,
     exclude: &[u32],
 ) -> Vec<ScoredItem> {
+    let keep = |m: u32| !filter.active || filter.keep(data, model.to_catalog[m as usize]);
+    let rec = model.artifact.recommender();
+    // Factor models: scored together with the requests that arrive at the same time.
+    if let (Some((bounds, batcher)), Some(f)) = (&model.on_demand, rec.factor_scoring()) {
+        let v = rec.query_vector(query).expect("factor models give query vectors");
+        if let Outcome::Gemm(gemm) = batcher.scores(f, v.to_vec()) {
+            return top_n_from_gemm(f, *bounds, &v, &gemm, n, exclude, &keep);
+        }
+    }
     SCRATCH.with(|s| {
         let mut scores = s.borrow_mut();
-        let rec = model.artifact.recommender();
         scores.resize(rec.n_items(), 0.0);
         rec.score(query, &mut scores);
-        if !filter.active {
-            return top_n_filtered(&scores, n, exclude, |_| true);
-        }
-        top_n_filtered(&scores, n, exclude, |m| filter.keep(data, model.to_catalog[m as usize]))
+        top_n_filtered(&scores, n, exclude, keep)
     })
 }
 

@@ -209,6 +209,7 @@ impl Encore {
                     load_seconds: m.load_seconds,
                     activation_seconds: m.activation_seconds(),
                     candidate_bytes: m.candidate_bytes() as u64,
+                    batched_requests: m.batched_requests(),
                 })
             })
             .collect();
@@ -230,6 +231,8 @@ pub struct ServingModel {
     pub activation_seconds: f64,
     /// Bytes of the precomputed candidate table (0 until it is computed, or when none is kept).
     pub candidate_bytes: u64,
+    /// On-demand requests to this model answered from a batch shared with concurrent ones.
+    pub batched_requests: u64,
 }
 
 /// Nice value of the training threads.

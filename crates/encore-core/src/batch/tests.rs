@@ -137,3 +137,40 @@ fn all_users_stops_when_asked_and_handles_width_zero() {
 }
 
 use crate::topk::top_n;
+
+#[test]
+fn lists_selected_from_gemm_scores_are_the_exact_lists() {
+    for spec in ["ials:factors=16,iterations=3", "bpr:factors=24,iterations=3"] {
+        let m = random_matrix(40, 203, 0.05, 5);
+        let model = fit(spec, &m);
+        let rec = model.recommender();
+        let f = rec.factor_scoring().unwrap();
+        let bounds = ScoringBounds::of(f);
+        let rows: Vec<_> = (0..40).map(|u| m.row(u)).collect();
+        let vectors: Vec<_> = rows
+            .iter()
+            .enumerate()
+            .map(|(u, r)| {
+                // Half stored factors, half folded-in histories.
+                let user = (u % 2 == 0).then_some(u as u32);
+                rec.query_vector(&Query { user, items: r.indices, weights: r.values }).unwrap()
+            })
+            .collect();
+        let refs: Vec<&[f32]> = vectors.iter().map(|v| &**v).collect();
+        let mut gemm = vec![Vec::new(); refs.len()];
+        gemm_scores(f, &refs, &mut gemm);
+        let keep = |i: u32| i % 5 != 1;
+        let mut exact = vec![0.0; 203];
+        for (j, v) in refs.iter().enumerate() {
+            f.score_into(v, &mut exact);
+            for n in [1, 10, 300] {
+                let want = top_n_filtered(&exact, n, rows[j].indices, keep);
+                let got = top_n_from_gemm(f, bounds, v, &gemm[j], n, rows[j].indices, &keep);
+                let bits = |l: &[ScoredItem]| -> Vec<(u32, u32)> {
+                    l.iter().map(|s| (s.item, s.score.to_bits())).collect()
+                };
+                assert_eq!(bits(&got), bits(&want), "{spec}: query {j}, n = {n}");
+            }
+        }
+    }
+}

@@ -272,3 +272,78 @@ fn item_based_models_serve_every_source_too() {
         assert_eq!(svc.similar_items("music", "i11", Some(3)).unwrap().similar.len(), 3);
     }
 }
+
+#[test]
+fn concurrent_on_demand_requests_get_the_answers_of_requests_alone() {
+    use encore_service::dto::{ActivatePolicy, CreateCatalog, TrainRequest};
+    let dir = tempfile::tempdir().unwrap();
+    let svc = open(dir.path());
+    // A catalogue large enough (20,000 items × 64 factors) that scoring a request takes a while,
+    // so that requests sent together overlap and queue behind the leaders.
+    svc.create_catalog(&CreateCatalog { name: "big".into() }).unwrap();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let events: Vec<EventInput> = (0..300 * 20)
+        .map(|e| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            EventInput {
+                user_id: format!("u{}", e / 20),
+                item_id: format!("i{}", x % 20_000),
+                weight: None,
+                timestamp: None,
+            }
+        })
+        .collect();
+    svc.ingest_events("big", &IngestEvents { events }).unwrap();
+    let params = serde_json::json!({"factors": 64, "iterations": 1});
+    let job = svc
+        .start_training(
+            "big",
+            &TrainRequest {
+                model: "ials".into(),
+                params: params.as_object().unwrap().clone(),
+                holdout: None,
+                activate: Some(ActivatePolicy::Always),
+            },
+        )
+        .unwrap();
+    let info = svc.wait_for_job(job.job_id, std::time::Duration::from_secs(120)).unwrap();
+    assert!(info.activated == Some(true), "{info:?}");
+    // Ad-hoc histories and requests beyond the table's width: all scored on demand.
+    let requests: Vec<RecommendRequest> = (0..16)
+        .map(|j| {
+            if j % 2 == 0 {
+                RecommendRequest {
+                    history: Some(vec![
+                        HistoryEntry { item_id: format!("i{}", j * 11), weight: None },
+                        HistoryEntry { item_id: format!("i{}", j * 13 + 1), weight: Some(2.0) },
+                    ]),
+                    n: Some(6),
+                    ..Default::default()
+                }
+            } else {
+                user_req(&format!("u{j}"), 30)
+            }
+        })
+        .collect();
+    // Alone: one at a time, each scores itself.
+    let alone: Vec<_> = requests.iter().map(|r| svc.recommend("big", r).unwrap()).collect();
+    assert_eq!(svc.loaded_models()[0].batched_requests, 0, "nothing to batch one at a time");
+    // Together: eight threads sending all of them at once, ten times over.
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let (svc, requests, alone) = (&svc, &requests, &alone);
+            s.spawn(move || {
+                for round in 0..10 {
+                    for (j, r) in requests.iter().enumerate().skip((t + round) % 3) {
+                        let got = svc.recommend("big", r).unwrap();
+                        assert_eq!(got.recommendations, alone[j].recommendations, "request {j}");
+                    }
+                }
+            });
+        }
+    });
+    let batched = svc.loaded_models()[0].batched_requests;
+    assert!(batched > 0, "no request was scored in a shared batch");
+}
