@@ -8,6 +8,7 @@
 #   ENCORE_BIN=/tmp/encore-old WORK=/tmp/old SKIP_FLASK=1 bash bench/serve_speed.sh  # another build
 #   REUSE_DATA=1 ENCORE_SERVE_ARGS="--http-threads 1" bash bench/serve_speed.sh   # reuse the model
 #   ACROSS=1 SKIP_FLASK=1 bash bench/serve_speed.sh                 # + a retrain under load
+#   REUSE_DATA=1 ON_DEMAND=1 bash bench/serve_speed.sh              # every request scored on demand
 #
 # What it does, all on 127.0.0.1:
 #  1. builds `encore` (release) and generates the synthetic set (TSV: user, item, weight);
@@ -46,6 +47,12 @@ FLASK_PORT=${FLASK_PORT:-5055}
 WORK=${WORK:-/tmp/encore-serve-bench}
 BASELINE="$ROOT/../shared/baselines/flask-recommend"
 LUA="$BASELINE/post_random_user.lua"
+# ON_DEMAND=1: every request asks for 150 items, beyond the 100 precomputed per user, so each is
+# scored on demand (the path that concurrent requests share GEMMs on). Encore only.
+if [ "${ON_DEMAND:-0}" = 1 ]; then
+  LUA="$ROOT/bench/post_on_demand.lua"
+  SKIP_FLASK=1
+fi
 VENV=${VENV:-/tmp/flask-venv}
 
 log() { printf '\n== %s\n' "$*" >&2; }

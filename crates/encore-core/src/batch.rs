@@ -389,31 +389,22 @@ impl<'a> BlockScorer<'a> {
     }
 }
 
-/// GEMM scores of several query vectors against every item, without the bias: `out[j][i]` is
-/// within the error bound of [`top_n_from_gemm`] of `vectors[j]ᵀ·y_i`. One pass over the item
-/// factors serves every vector, which is what lets a server answer requests that arrive together
-/// for the price of about one (see `encore-service`'s request batching).
-pub fn gemm_scores(f: FactorScoring<'_>, vectors: &[&[f32]], out: &mut [Vec<f32>]) {
+/// GEMM scores of several query vectors against every item, without the bias, into `out`
+/// (`n_items × vectors.len()`, column-major: column `j` holds vector `j`'s scores, each within
+/// the error bound of [`top_n_from_gemm`] of `vectors[j]ᵀ·y_i`). One pass over the item factors
+/// serves every vector, which is what lets a server answer requests that arrive together for the
+/// price of about one (see `encore-service`'s request batching).
+pub fn gemm_scores(f: FactorScoring<'_>, vectors: &[&[f32]], out: &mut [f32]) {
     let (k, n_items) = (f.k, f.n_items());
+    assert_eq!(out.len(), n_items * vectors.len(), "gemm_scores: output of the wrong size");
     let mut columns = Vec::with_capacity(vectors.len() * k);
     for v in vectors {
         columns.extend_from_slice(&v[..k]);
     }
     let users_t = faer::MatRef::from_column_major_slice(&columns, k, vectors.len());
     let y = faer::MatRef::from_row_major_slice(f.items, n_items, k);
-    let mut scores = faer::Mat::<f32>::zeros(n_items, vectors.len());
-    faer::linalg::matmul::matmul(
-        scores.as_mut(),
-        faer::Accum::Replace,
-        y,
-        users_t,
-        1.0f32,
-        faer::Par::Seq,
-    );
-    for (j, row) in out.iter_mut().enumerate() {
-        row.clear();
-        row.extend_from_slice(scores.col_as_slice(j));
-    }
+    let scores = faer::MatMut::from_column_major_slice_mut(out, n_items, vectors.len());
+    faer::linalg::matmul::matmul(scores, faer::Accum::Replace, y, users_t, 1.0f32, faer::Par::Seq);
 }
 
 /// The exact top `n` of vector `v` (the one-user path's list: same scores, same ties) selected

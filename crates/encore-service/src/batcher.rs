@@ -24,10 +24,38 @@ pub(crate) const MAX_BATCH: usize = 64;
 /// What a request gets back.
 #[derive(Debug)]
 pub(crate) enum Outcome {
-    /// Its GEMM scores (without the bias), computed with the other queries of its batch.
-    Gemm(Vec<f32>),
+    /// Its GEMM scores (without the bias): column `.1` of its batch's scores.
+    Gemm(Arc<BatchScores>, usize),
     /// Its leader failed (a panic while scoring): it should score itself.
     Alone,
+}
+
+/// The GEMM scores of one batch (`n_items × batch`, column-major), shared by its requests. The
+/// buffer goes back to its batcher's pool when the last request is done with it, so a busy
+/// server reuses a few buffers instead of allocating (and, with glibc, fragmenting) one per
+/// batch: measured, one allocation per request put 1 GB more in the resident set.
+#[derive(Debug)]
+pub(crate) struct BatchScores {
+    scores: Vec<f32>,
+    n_items: usize,
+    pool: Arc<Mutex<Vec<Vec<f32>>>>,
+    keep: usize,
+}
+
+impl BatchScores {
+    /// The scores of the batch's `j`-th query.
+    pub fn column(&self, j: usize) -> &[f32] {
+        &self.scores[j * self.n_items..(j + 1) * self.n_items]
+    }
+}
+
+impl Drop for BatchScores {
+    fn drop(&mut self) {
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < self.keep {
+            pool.push(std::mem::take(&mut self.scores));
+        }
+    }
 }
 
 struct Ticket {
@@ -48,6 +76,8 @@ pub(crate) struct RequestBatcher {
     max_leaders: usize,
     /// Queries answered from a shared batch so far.
     batched: AtomicU64,
+    /// Score buffers of finished batches, for the next ones (at most one per leader, plus one).
+    pool: Arc<Mutex<Vec<Vec<f32>>>>,
 }
 
 impl std::fmt::Debug for RequestBatcher {
@@ -64,6 +94,7 @@ impl RequestBatcher {
             changed: Condvar::new(),
             max_leaders: max_leaders.max(1),
             batched: AtomicU64::new(0),
+            pool: Arc::default(),
         }
     }
 
@@ -118,10 +149,16 @@ struct Leading<'a> {
 impl Leading<'_> {
     fn score(&self, f: FactorScoring<'_>) {
         let vectors: Vec<&[f32]> = self.batch.iter().map(|t| &t.vector[..]).collect();
-        let mut rows = vec![Vec::new(); vectors.len()];
-        gemm_scores(f, &vectors, &mut rows);
-        for (ticket, row) in self.batch.iter().zip(rows) {
-            *ticket.outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some(Outcome::Gemm(row));
+        let n_items = f.n_items();
+        let pool = &self.batcher.pool;
+        let mut scores = pool.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default();
+        scores.resize(n_items * vectors.len(), 0.0);
+        gemm_scores(f, &vectors, &mut scores);
+        let keep = self.batcher.max_leaders + 1;
+        let batch = Arc::new(BatchScores { scores, n_items, pool: pool.clone(), keep });
+        for (j, ticket) in self.batch.iter().enumerate() {
+            *ticket.outcome.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(Outcome::Gemm(batch.clone(), j));
         }
         if self.batch.len() > 1 {
             self.batcher.batched.fetch_add(self.batch.len() as u64, Ordering::Relaxed);
@@ -164,10 +201,10 @@ mod tests {
         batcher.lock().waiting.extend(others.iter().cloned());
         let mine = batcher.scores(f, vec![0.5; 4]);
         let check = |v: &[f32], outcome: Option<Outcome>| {
-            let Some(Outcome::Gemm(row)) = outcome else { panic!("not batched: {outcome:?}") };
+            let Some(Outcome::Gemm(batch, j)) = outcome else { panic!("not batched: {outcome:?}") };
             let mut want = vec![0.0; 40];
             f.score_into(v, &mut want);
-            for (g, w) in row.iter().zip(&want) {
+            for (g, w) in batch.column(j).iter().zip(&want) {
                 assert!((g - w).abs() <= 1e-5, "{g} vs {w}");
             }
         };
@@ -178,6 +215,10 @@ mod tests {
         let queue = batcher.lock();
         assert_eq!((queue.leaders, queue.waiting.len()), (0, 0));
         assert_eq!(batcher.batched(), 4);
+        drop(queue);
+        // Every request is done with the batch: its buffer is back in the pool for the next.
+        assert_eq!(batcher.pool.lock().unwrap().len(), 1);
+        assert!(matches!(batcher.scores(f, vec![1.0; 4]), Outcome::Gemm(..)));
     }
 
     #[test]
@@ -185,7 +226,7 @@ mod tests {
         let items = items();
         let f = FactorScoring { items: &items, k: 4, bias: None };
         let batcher = RequestBatcher::new(2);
-        assert!(matches!(batcher.scores(f, vec![1.0; 4]), Outcome::Gemm(_)));
+        assert!(matches!(batcher.scores(f, vec![1.0; 4]), Outcome::Gemm(..)));
         assert_eq!(batcher.batched(), 0, "a batch of one is not counted as shared");
         let answered = std::thread::scope(|s| {
             let handles: Vec<_> = (0..16)
@@ -197,11 +238,12 @@ mod tests {
             handles
                 .into_iter()
                 .map(|h| h.join().unwrap())
-                .filter(|o| matches!(o, Outcome::Gemm(_)))
+                .filter(|o| matches!(o, Outcome::Gemm(..)))
                 .count()
         });
         assert_eq!(answered, 16);
         let queue = batcher.lock();
         assert_eq!((queue.leaders, queue.waiting.len()), (0, 0));
+        assert!(batcher.pool.lock().unwrap().len() <= 3, "the pool is bounded");
     }
 }

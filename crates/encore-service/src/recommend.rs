@@ -395,8 +395,8 @@ fn score_top(
     // Factor models: scored together with the requests that arrive at the same time.
     if let (Some((bounds, batcher)), Some(f)) = (&model.on_demand, rec.factor_scoring()) {
         let v = rec.query_vector(query).expect("factor models give query vectors");
-        if let Outcome::Gemm(gemm) = batcher.scores(f, v.to_vec()) {
-            return top_n_from_gemm(f, *bounds, &v, &gemm, n, exclude, &keep);
+        if let Outcome::Gemm(batch, j) = batcher.scores(f, v.to_vec()) {
+            return top_n_from_gemm(f, *bounds, &v, batch.column(j), n, exclude, &keep);
         }
     }
     SCRATCH.with(|s| {
