@@ -140,8 +140,13 @@ use crate::topk::top_n;
 
 #[test]
 fn lists_selected_from_gemm_scores_are_the_exact_lists() {
-    for spec in ["ials:factors=16,iterations=3", "bpr:factors=24,iterations=3"] {
-        let m = random_matrix(40, 203, 0.05, 5);
+    // 4,500 items: more than one of `gemm_scores`'s tiles.
+    for (spec, n_items) in [
+        ("ials:factors=16,iterations=3", 203),
+        ("bpr:factors=24,iterations=3", 203),
+        ("ials:factors=8,iterations=2", 4_500),
+    ] {
+        let m = random_matrix(40, n_items, 0.01, 5);
         let model = fit(spec, &m);
         let rec = model.recommender();
         let f = rec.factor_scoring().unwrap();
@@ -157,11 +162,11 @@ fn lists_selected_from_gemm_scores_are_the_exact_lists() {
             })
             .collect();
         let refs: Vec<&[f32]> = vectors.iter().map(|v| &**v).collect();
-        let mut gemm = vec![0.0; 203 * refs.len()];
+        let mut gemm = vec![0.0; n_items * refs.len()];
         gemm_scores(f, &refs, &mut gemm);
-        let gemm: Vec<&[f32]> = gemm.chunks(203).collect();
+        let gemm: Vec<&[f32]> = gemm.chunks(n_items).collect();
         let keep = |i: u32| i % 5 != 1;
-        let mut exact = vec![0.0; 203];
+        let mut exact = vec![0.0; n_items];
         for (j, v) in refs.iter().enumerate() {
             f.score_into(v, &mut exact);
             for n in [1, 10, 300] {
