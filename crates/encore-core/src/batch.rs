@@ -2,10 +2,12 @@
 //!
 //! Scoring one user reads every item's factors; for a catalogue that does not fit the CPU caches
 //! (5·10^4 items × 64 factors is 12.8 MB) that read, not the arithmetic, is the cost. Scoring a
-//! *block* of users together reads each tile of item factors once for the whole block, while the
-//! tile is in L1: a GEMM `users × k · k × items` over tiles, where each tile's scores go straight
-//! into each user's [`TopN`] instead of into a score matrix (which for 10^6 users × 2·10^5 items
-//! would be 800 GB).
+//! *block* of 64 users together reads each tile of 1,024 items' factors once for the whole block:
+//! a GEMM `users × k · k × items` over tiles, whose 256 KB of scores per tile are scanned while in
+//! cache, each user keeping only the few items that can still be in its top N — never a full score
+//! matrix (which for 10^6 users × 2·10^5 items would be 800 GB). Servers use it for the candidate
+//! table of every known user ([`top_n_all_users`]) and for requests that arrive together
+//! ([`gemm_scores`], [`top_n_from_gemm`]); `encore recommend --all` for batch export.
 //!
 //! # Same scores, bit for bit
 //!
