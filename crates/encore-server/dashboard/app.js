@@ -90,8 +90,13 @@ function renderNav(current) {
   who.textContent = `${session.me.name} · ${session.me.role}${session.me.catalog ? ` · ${session.me.catalog} only` : ''}`;
 }
 
+// Each call of `route` is numbered; a page that finishes rendering after the user (or a test)
+// has moved on must not mark the new page ready, or draw over it.
+let routes = 0;
+
 async function route() {
   if (!session.me) return;
+  const generation = ++routes;
   stopTimers();
   const { page: id, params } = parseHash();
   const page = PAGES.find((p) => p.id === id) || PAGES[0];
@@ -115,7 +120,7 @@ async function route() {
     isAdmin: RANK[session.me.role] >= RANK.admin,
     canWrite: RANK[session.me.role] >= RANK.writer,
     isGlobal: !session.me.catalog,
-    every(ms, fn) { session.timers.push(setInterval(fn, ms)); },
+    every(ms, fn) { if (generation === routes) session.timers.push(setInterval(fn, ms)); },
     go,
     stillHere: () => parseHash().page === page.id,
   };
@@ -125,6 +130,7 @@ async function route() {
   try {
     await page.module.render(body, ctx);
   } catch (e) {
+    if (generation !== routes) return;
     if (e instanceof ApiError && e.status === 401) {
       clearApiKey();
       session.me = null;
@@ -133,6 +139,7 @@ async function route() {
     }
     body.append(errorBox(e));
   }
+  if (generation !== routes) return;
   root.dataset.ready = page.id;
 }
 
