@@ -185,8 +185,10 @@ test('training from the dashboard shows progress and a loss curve; an admin roll
   await page.getByLabel('Parameters', { exact: true }).fill('factors=16, iterations=12');
   await page.getByLabel('Activate', { exact: true }).selectOption('always');
   await page.getByRole('button', { name: 'Start training' }).click();
-  await page.waitForSelector('text=/Training job #\\d+ started/');
-  await page.waitForSelector('#page .active-row:has-text("succeeded")', { timeout: 120000 });
+  const started = await page.waitForSelector('text=/Training job #\\d+ started/');
+  const id = Number((await started.innerText()).match(/#(\d+)/)[1]);
+  // This job's row: the list also holds the job that trained v1, which succeeded long ago.
+  await page.waitForSelector(`#page .active-row:has-text("#${id}"):has-text("succeeded")`, { timeout: 120000 });
   await page.waitForFunction(() => document.querySelectorAll('figure.chart circle.dot').length === 12);
   await shot(page, 'jobs');
   const models = (await api('GET', `/v1/catalogs/${CATALOG}/models`)).body.models;
