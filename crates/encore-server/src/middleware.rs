@@ -10,7 +10,7 @@
 //!    length-limit layer) become problem+json;
 //! 6. timeout, body limit;
 //! 7. after routing, on every route: API keys, rate limits, roles and the audit log
-//!    ([`crate::auth::authenticate`]).
+//!    (`authenticate` in [`crate::auth`]).
 
 use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
