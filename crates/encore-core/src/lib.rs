@@ -27,6 +27,7 @@ pub mod edge_export;
 pub mod error;
 pub mod eval;
 pub mod ids;
+pub mod index;
 pub mod linalg;
 pub mod matrix;
 pub mod model_file;
