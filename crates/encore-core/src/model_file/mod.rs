@@ -48,6 +48,12 @@
 //! | `train.indices` | u32 | `nnz` item indices, sorted within each row |
 //! | `train.values` | f32 | `nnz` raw interaction weights |
 //! | `model.NAME` | any but u8 | each array of [`Model::arrays`], e.g. `model.item_factors` |
+//! | `index.centroids` | f32 | only with an index ([`ModelHeader::index`]): unit centroids, `clusters × dim` |
+//! | `index.offsets` | u64 | `clusters + 1` boundaries of the clusters in `index.items` |
+//! | `index.items` | u32 | every item index once, grouped by cluster ([`crate::index`]) |
+//!
+//! The three index sections are present exactly when the header's `index` is set; files written
+//! before indexes existed have neither and load as models without an index.
 //!
 //! Sixty-four-byte alignment makes every section aligned for its element type inside a
 //! page-aligned memory map, so `f32`/`u32`/`u64` arrays are viewed in place (see
@@ -80,6 +86,8 @@ mod read;
 mod write;
 
 #[cfg(test)]
+mod index_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
@@ -89,6 +97,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
 use crate::ids::IdMap;
+use crate::index::{IndexInfo, IvfIndex};
 use crate::matrix::InteractionMatrix;
 use crate::models::{Algorithm, Model, Query, Recommender};
 use crate::{Error, Result};
@@ -105,10 +114,13 @@ mod names {
     pub const TRAIN_VALUES: &str = "train.values";
     /// Prefix of the sections that hold the model's own arrays.
     pub const MODEL_PREFIX: &str = "model.";
+    pub const INDEX_CENTROIDS: &str = "index.centroids";
+    pub const INDEX_OFFSETS: &str = "index.offsets";
+    pub const INDEX_ITEMS: &str = "index.items";
 
     /// True for a name the format defines.
     pub fn is_known(name: &str) -> bool {
-        const FIXED: [&str; 7] = [
+        const FIXED: [&str; 10] = [
             "users.offsets",
             "users.bytes",
             "items.offsets",
@@ -116,6 +128,9 @@ mod names {
             TRAIN_INDPTR,
             TRAIN_INDICES,
             TRAIN_VALUES,
+            INDEX_CENTROIDS,
+            INDEX_OFFSETS,
+            INDEX_ITEMS,
         ];
         FIXED.contains(&name) || name.strip_prefix(MODEL_PREFIX).is_some_and(|n| !n.is_empty())
     }
@@ -145,6 +160,10 @@ pub struct ModelHeader {
     pub nnz: usize,
     /// Free text saying what the model was trained on (a file name, a catalogue).
     pub trained_on: Option<String>,
+    /// The approximate index stored with the model, if one was built: what it is and the recall
+    /// measured when it was built. Absent from files written without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<IndexInfo>,
 }
 
 /// A trained model with everything needed to serve it.
@@ -161,6 +180,9 @@ pub struct ModelArtifact {
     pub train: InteractionMatrix,
     /// The trained model.
     pub model: Model,
+    /// The approximate index over the model's items, if one was built ([`crate::index`]); its
+    /// `info` is the header's `index`.
+    pub index: Option<IvfIndex>,
 }
 
 impl ModelArtifact {
@@ -188,8 +210,9 @@ impl ModelArtifact {
             n_items: items.len(),
             nnz: train.nnz(),
             trained_on,
+            index: None,
         };
-        Self { header, users, items, train, model }
+        Self { header, users, items, train, model, index: None }
     }
 
     /// Writes the artifact to `path` atomically (temporary file in the same directory, fsync,
@@ -227,6 +250,12 @@ impl ModelArtifact {
     /// size), after checking magic, version, length and the header checksum.
     pub fn read_header(path: &Path) -> Result<ModelHeader> {
         read::read_header(path)
+    }
+
+    /// Stores `index` with the model (or removes it), keeping the header's description in step.
+    pub fn set_index(&mut self, index: Option<IvfIndex>) {
+        self.header.index = index.as_ref().map(|i| i.info.clone());
+        self.index = index;
     }
 
     /// The model as a [`Recommender`].
@@ -285,6 +314,11 @@ impl ModelArtifact {
             return Err(Error::InvalidInput(format!(
                 "inconsistent model artifact: training weight #{k} is not finite"
             )));
+        }
+        if h.index != self.index.as_ref().map(|i| i.info.clone()) {
+            return Err(Error::InvalidInput(
+                "inconsistent model artifact: the header's index is not the artifact's".into(),
+            ));
         }
         if h.algorithm != self.model.algorithm() || h.format_version != FORMAT_VERSION {
             return Err(Error::InvalidInput(format!(

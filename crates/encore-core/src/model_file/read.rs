@@ -280,7 +280,42 @@ pub(super) fn parse(
             ));
         }
     }
-    Ok(ModelArtifact { header, users, items, train, model })
+    let index = read_index(&sections, &header, &model)?;
+    Ok(ModelArtifact { header, users, items, train, model, index })
+}
+
+/// The index sections, present exactly when the header describes an index, checked against the
+/// model's items and factors.
+fn read_index(
+    sections: &Sections<'_>,
+    header: &ModelHeader,
+    model: &Model,
+) -> Result<Option<crate::index::IvfIndex>> {
+    let path = sections.path;
+    let index_names = [names::INDEX_CENTROIDS, names::INDEX_OFFSETS, names::INDEX_ITEMS];
+    let Some(info) = &header.index else {
+        if let Some(e) = sections.entries.iter().find(|e| index_names.contains(&e.name.as_str())) {
+            return Err(fail(
+                path,
+                format!("corrupted: section `{}` without an index in the header", e.name),
+            ));
+        }
+        return Ok(None);
+    };
+    let Some(f) = model.recommender().factor_scoring() else {
+        return Err(fail(path, format!("corrupted: an index over a {} model", header.algorithm)));
+    };
+    crate::index::IvfIndex::from_parts(
+        sections.buffer(sections.entry(names::INDEX_CENTROIDS)?)?,
+        sections.buffer(sections.entry(names::INDEX_OFFSETS)?)?,
+        sections.buffer(sections.entry(names::INDEX_ITEMS)?)?,
+        info.clone(),
+        f.n_items(),
+        f.k,
+        f.bias.is_some(),
+    )
+    .map(Some)
+    .map_err(|m| fail(path, format!("corrupted: index: {m}")))
 }
 
 /// Decodes and checks the section table: known names, unique, aligned, in order, inside the body.

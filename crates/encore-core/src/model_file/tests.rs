@@ -229,7 +229,7 @@ fn load_keeps_model_arrays_mapped() {
 }
 
 /// True when `needle` occurs anywhere in `haystack`.
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+pub(super) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
@@ -390,7 +390,7 @@ fn itemknn_round_trips() {
 
 /// Recomputes every length and checksum of `bytes` after a deliberate change, so that the
 /// structural checks behind the checksums get exercised.
-fn reseal(bytes: &mut [u8]) {
+pub(super) fn reseal(bytes: &mut [u8]) {
     use super::layout::{PREAMBLE_LEN, le_u32};
     let len = bytes.len();
     bytes[20..28].copy_from_slice(&(len as u64).to_le_bytes());
@@ -409,7 +409,7 @@ fn reseal(bytes: &mut [u8]) {
 }
 
 /// Byte position of the table entry of section `name`, and the section's data offset.
-fn section(bytes: &[u8], name: &str) -> (usize, usize) {
+pub(super) fn section(bytes: &[u8], name: &str) -> (usize, usize) {
     use super::layout::{PREAMBLE_LEN, le_u32, le_u64};
     let header_len = le_u32(&bytes[12..16]) as usize;
     let sections = le_u32(&bytes[16..20]) as usize;

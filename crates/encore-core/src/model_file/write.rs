@@ -125,6 +125,18 @@ pub(super) fn sections(artifact: &ModelArtifact) -> Result<Vec<Section<'_>>> {
         };
         out.push(Section { name, payload });
     }
+    if let Some(index) = &artifact.index {
+        let (centroids, offsets, items) = index.arrays();
+        out.push(Section {
+            name: names::INDEX_CENTROIDS.into(),
+            payload: Payload::F32(centroids.into()),
+        });
+        out.push(Section {
+            name: names::INDEX_OFFSETS.into(),
+            payload: Payload::U64(offsets.into()),
+        });
+        out.push(Section { name: names::INDEX_ITEMS.into(), payload: Payload::U32(items.into()) });
+    }
     Ok(out)
 }
 
