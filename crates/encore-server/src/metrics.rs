@@ -43,6 +43,8 @@ pub const MODEL_ACTIVATION_SECONDS: &str = "encore_model_activation_seconds";
 pub const CANDIDATE_BYTES: &str = "encore_candidate_table_bytes";
 /// On-demand requests of each active model scored in a batch shared with concurrent ones.
 pub const BATCHED_REQUESTS: &str = "encore_recommend_batched_requests";
+/// Recall@10 of each loaded version's approximate index, measured when it was built.
+pub const INDEX_RECALL: &str = "encore_index_recall_at_10";
 
 /// Latency buckets in seconds: fine below 10 ms, where the recommend route lives.
 const LATENCY_BUCKETS: [f64; 16] = [
@@ -102,6 +104,10 @@ fn describe() {
         BATCHED_REQUESTS,
         "on-demand recommend requests of each catalog's active model that were scored together \
          with concurrent ones (one pass over the item factors for the batch)"
+    );
+    metrics::describe_gauge!(
+        INDEX_RECALL,
+        "recall@10 against exact scoring of the approximate index of each catalog's loaded          version, measured on sampled users when it was built (absent: no index, exact scoring)"
     );
 }
 

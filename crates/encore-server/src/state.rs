@@ -81,11 +81,12 @@ impl AppState {
     /// Sets the model gauges from every loaded model: `encore_active_model_info{catalog,version}`
     /// is 1 for the loaded version and 0 for the one it replaced; `encore_model_load_seconds`,
     /// `encore_model_activation_seconds` and `encore_candidate_table_bytes` (by catalog) say
-    /// what it cost to put in front of requests.
+    /// what it cost to put in front of requests; `encore_index_recall_at_10{catalog,version}`
+    /// the recall measured for a version's approximate index, when it has one.
     pub fn publish_active_models(&self, loaded: &[encore_service::ServingModel]) {
         use crate::metrics::{
-            ACTIVE_MODEL, BATCHED_REQUESTS, CANDIDATE_BYTES, MODEL_ACTIVATION_SECONDS,
-            MODEL_LOAD_SECONDS,
+            ACTIVE_MODEL, BATCHED_REQUESTS, CANDIDATE_BYTES, INDEX_RECALL,
+            MODEL_ACTIVATION_SECONDS, MODEL_LOAD_SECONDS,
         };
         let mut published = self.inner.published_models.lock().unwrap_or_else(|p| p.into_inner());
         for m in loaded {
@@ -105,6 +106,10 @@ impl AppState {
                 .set(m.candidate_bytes as f64);
             metrics::gauge!(BATCHED_REQUESTS, "catalog" => catalog.clone())
                 .set(m.batched_requests as f64);
+            if let Some(recall) = m.index_recall_at_10 {
+                metrics::gauge!(INDEX_RECALL, "catalog" => catalog.clone(), "version" => version.clone())
+                    .set(recall);
+            }
             published.insert(catalog.clone(), version.clone());
         }
     }

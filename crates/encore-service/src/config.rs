@@ -28,6 +28,12 @@ pub struct ServiceConfig {
     pub candidate_memory_bytes: u64,
     /// Seed of training (initialisation, sampling, holdout split).
     pub seed: u64,
+    /// Factor models of at least this many items get an approximate index at training time
+    /// (`encore_core::index`), used for requests scored on demand; smaller ones are scored
+    /// exactly. Default 100,000: measured in `bench/README.md` ("IVF index").
+    pub index_min_items: usize,
+    /// Recall@10 against exact search that the index's probe count is chosen to reach.
+    pub index_target_recall: f64,
 }
 
 impl ServiceConfig {
@@ -41,6 +47,8 @@ impl ServiceConfig {
             candidates_per_user: 100,
             candidate_memory_bytes: 2 << 30,
             seed: 42,
+            index_min_items: 100_000,
+            index_target_recall: 0.95,
         }
     }
 

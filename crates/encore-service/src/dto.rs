@@ -253,6 +253,10 @@ pub struct RecommendRequest {
     /// Add `because` to each recommendation (default false).
     #[serde(default)]
     pub explain: Option<bool>,
+    /// Score exactly, bypassing the approximate index of a large catalogue (default false).
+    /// Precomputed lists are exact and may still answer.
+    #[serde(default)]
+    pub exact: Option<bool>,
 }
 
 /// How the recommendations were produced.
@@ -476,6 +480,10 @@ pub struct ModelInfo {
     pub params: serde_json::Value,
     /// Holdout metrics (empty when trained without holdout).
     pub metrics: BTreeMap<String, f64>,
+    /// The approximate index built with the version and its measured recall; null when none was
+    /// built (a catalogue below the size that needs one, or a model without factors).
+    #[serde(default)]
+    pub index: Option<IndexSummary>,
     /// Size of the model file in bytes.
     pub size_bytes: u64,
     /// Creation time (ms since the epoch).
@@ -485,6 +493,26 @@ pub struct ModelInfo {
     pub watermark: u64,
     /// Whether this is the catalog's active model.
     pub active: bool,
+}
+
+/// The approximate index of a model version, as recorded in the registry when it was built.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IndexSummary {
+    /// Kind of index (`ivf`: clusters of items, the best-matching clusters scanned exactly).
+    pub kind: String,
+    /// Number of item clusters.
+    pub clusters: usize,
+    /// Clusters scanned per request.
+    pub probes: usize,
+    /// Recall@10 against exact scoring at that probe count, over the sampled users (seen items
+    /// excluded).
+    pub recall_at_10: f64,
+    /// Users the recall was measured on.
+    pub sampled_users: usize,
+    /// The recall the probe count was chosen to reach.
+    pub target_recall: f64,
+    /// Seconds the build took (clustering and measurement).
+    pub build_seconds: f64,
 }
 
 /// `GET /v1/catalogs/{c}/models` response.

@@ -410,6 +410,17 @@ impl Inner {
         let progress = JobProgress { inner: self, job: live, holdout: holdout.is_some() };
         let training::Trained { mut artifact, metrics } =
             training::train(data, &plan, Some(format!("catalog {}", state.name)), &progress)?;
+        // 3b. The approximate index of a large catalogue, measured, stored in the model file.
+        let index = training::build_index(
+            &mut artifact,
+            self.config.index_min_items,
+            self.config.index_target_recall,
+            self.config.seed,
+        );
+        let mut registry_metrics =
+            serde_json::to_value(&metrics).map_err(|e| Error::Internal(e.to_string()))?;
+        registry_metrics["index"] =
+            serde_json::to_value(&index).map_err(|e| Error::Internal(e.to_string()))?;
 
         // 4. Register, with users erased meanwhile removed.
         let record = {
@@ -433,8 +444,7 @@ impl Inner {
                     version: Some(version),
                     algorithm: algorithm.name().to_string(),
                     params: config.params_json(),
-                    metrics: serde_json::to_value(&metrics)
-                        .map_err(|e| Error::Internal(e.to_string()))?,
+                    metrics: registry_metrics,
                     file_path: relative,
                     size_bytes,
                     trained_events_seq: watermark,
@@ -484,6 +494,7 @@ pub(crate) fn model_info(r: &ModelRecord) -> dto::ModelInfo {
         algorithm: r.algorithm.clone(),
         params: r.params.clone(),
         metrics: metrics_map(&r.metrics),
+        index: r.metrics.get("index").and_then(|i| serde_json::from_value(i.clone()).ok()),
         size_bytes: r.size_bytes,
         created_unix_ms: r.created_ms,
         watermark: r.trained_events_seq,

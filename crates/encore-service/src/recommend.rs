@@ -35,6 +35,14 @@
 //! Everything else scores the whole catalogue once and selects the top `n` with the filter and the
 //! seen items applied inside the selection loop.
 //!
+//! A model of a large catalogue carries an approximate index ([`encore_core::index`], built at
+//! training time above [`crate::ServiceConfig::index_min_items`] and stored in the model file):
+//! then "everything else" — fold-in histories, filters the lists cannot satisfy, `n` beyond
+//! them — scans only the index's best clusters, with the same filter and seen items applied
+//! during the scan, at the recall measured when it was built (in the registry). `"exact": true`
+//! bypasses the index (and the fold-in cache, whose lists then come from it); the precomputed
+//! table is exact and still answers.
+//!
 //! A request takes the catalog's read lock once and keeps it until its response is built, so
 //! the history, the filter and the item metadata it renders all come from one consistent state.
 //! Readers never wait for each other; a writer (an event batch, an item upsert) waits for the
@@ -99,6 +107,8 @@ struct Ask<'a> {
     n: usize,
     exclude_seen: bool,
     explain: bool,
+    /// Score exactly even when the model has an approximate index (`"exact": true`).
+    exact: bool,
     filter: Option<&'a dto::RecommendFilter>,
 }
 
@@ -252,6 +262,7 @@ fn validate_request(req: &dto::RecommendRequest) -> Result<Ask<'_>> {
         n,
         exclude_seen: req.exclude_seen.unwrap_or(true),
         explain: req.explain.unwrap_or(false),
+        exact: req.exact.unwrap_or(false),
         filter: req.filter.as_ref(),
     })
 }
@@ -286,14 +297,17 @@ fn score_user(
     }
     let query = Query::from_history(&hist.0, &hist.1);
     let stamp = h.stamp();
-    let cached = if ask.exclude_seen && ask.n <= model.candidates_len {
+    // With an index, cached fold-in lists are the index's: an exact request does without them.
+    let cacheable = !(ask.exact && model.artifact.index.is_some());
+    let cached = if cacheable && ask.exclude_seen && ask.n <= model.candidates_len {
         // Same policy as the model source: requests without a filter compute and keep the
         // list, filtered ones use it only when it exists.
         let list = match (model.fresh_candidates(user, stamp), ask.filter) {
             (Some(list), _) => Some(list.to_vec()),
             (None, None) => {
                 let all = CompiledFilter::default();
-                let list = score_top(data, model, &query, &all, model.candidates_len, &hist.0);
+                let width = model.candidates_len;
+                let list = score_top(data, model, &query, &all, width, &hist.0, ask.exact);
                 model.keep_fresh(user, stamp, list.clone().into());
                 Some(list)
             }
@@ -305,7 +319,7 @@ fn score_user(
     };
     let items = cached.unwrap_or_else(|| {
         let exclude: &[u32] = if ask.exclude_seen { &hist.0 } else { &[] };
-        score_top(data, model, &query, filter, ask.n, exclude)
+        score_top(data, model, &query, filter, ask.n, exclude, ask.exact)
     });
     Scored::Model { items, user: None, hist, source: Source::History }
 }
@@ -326,7 +340,7 @@ fn score_history(
     }
     let exclude: &[u32] = if ask.exclude_seen { &hist.0 } else { &[] };
     let query = Query::from_history(&hist.0, &hist.1);
-    let items = score_top(data, model, &query, filter, ask.n, exclude);
+    let items = score_top(data, model, &query, filter, ask.n, exclude, ask.exact);
     Scored::Model { items, user: None, hist, source: Source::History }
 }
 
@@ -354,7 +368,7 @@ fn model_user_top(
     let train = model.artifact.train.row(row as usize);
     let query = Query { user: Some(row), items: train.indices, weights: train.values };
     let exclude: &[u32] = if ask.exclude_seen { train.indices } else { &[] };
-    score_top(data, model, &query, filter, ask.n, exclude)
+    score_top(data, model, &query, filter, ask.n, exclude, ask.exact)
 }
 
 /// The top `n` passing `filter` from a cached candidate list (best first, seen items already
@@ -380,8 +394,10 @@ fn answer_from_list(
     (passing.len() == n || complete).then_some(passing)
 }
 
-/// Scores the whole catalogue for `query` and selects the top `n` passing `filter`, skipping
-/// `exclude` (model indices, sorted).
+/// Scores the whole catalogue for `query` (or, for a model with an approximate index and unless
+/// `exact`, the index's probed clusters) and selects the top `n` passing `filter`, skipping
+/// `exclude` (model indices, sorted). The filter is applied during the scan either way.
+#[allow(clippy::too_many_arguments)]
 fn score_top(
     data: &CatalogData,
     model: &LoadedModel,
@@ -389,9 +405,14 @@ fn score_top(
     filter: &CompiledFilter,
     n: usize,
     exclude: &[u32],
+    exact: bool,
 ) -> Vec<ScoredItem> {
     let keep = |m: u32| !filter.active || filter.keep(data, model.to_catalog[m as usize]);
     let rec = model.artifact.recommender();
+    if let (Some(index), Some(f), false) = (&model.artifact.index, rec.factor_scoring(), exact) {
+        let v = rec.query_vector(query).expect("factor models give query vectors");
+        return index.top_n(f, &v, n, None, exclude, &keep);
+    }
     // Factor models: scored together with the requests that arrive at the same time.
     if let (Some((bounds, batcher)), Some(f)) = (&model.on_demand, rec.factor_scoring()) {
         let v = rec.query_vector(query).expect("factor models give query vectors");

@@ -66,6 +66,9 @@ impl Encore {
         if config.candidates_per_user == 0 {
             return Err(Error::invalid("config", "candidates_per_user must be >= 1"));
         }
+        if !(0.0..=1.0).contains(&config.index_target_recall) {
+            return Err(Error::invalid("config", "index_target_recall must be within 0-1"));
+        }
         let interrupted = store.fail_unfinished_jobs("interrupted: the service stopped")?;
         if interrupted > 0 {
             tracing::warn!(
@@ -210,6 +213,7 @@ impl Encore {
                     activation_seconds: m.activation_seconds(),
                     candidate_bytes: m.candidate_bytes() as u64,
                     batched_requests: m.batched_requests(),
+                    index_recall_at_10: m.artifact.index.as_ref().map(|i| i.info.recall_at_10),
                 })
             })
             .collect();
@@ -233,6 +237,9 @@ pub struct ServingModel {
     pub candidate_bytes: u64,
     /// On-demand requests to this model answered from a batch shared with concurrent ones.
     pub batched_requests: u64,
+    /// Recall@10 of the model's approximate index measured when it was built (`None`: no
+    /// index, every request is scored exactly).
+    pub index_recall_at_10: Option<f64>,
 }
 
 /// Nice value of the training threads.

@@ -186,6 +186,29 @@ pub fn fit_and_evaluate(
     Ok((model, evaluation))
 }
 
+/// Builds the approximate index of `artifact`'s model and stores it in the artifact when the
+/// model has factors and at least `min_items` items; returns what was built (`None`: exact
+/// scoring only). The probe count is chosen to reach `target_recall` on sampled users.
+pub fn build_index(
+    artifact: &mut ModelArtifact,
+    min_items: usize,
+    target_recall: f64,
+    seed: u64,
+) -> Option<encore_core::index::IndexInfo> {
+    if artifact.items.len() < min_items {
+        return None;
+    }
+    let cfg = encore_core::index::IndexConfig {
+        target_recall,
+        seed,
+        ..encore_core::index::IndexConfig::default()
+    };
+    let index = encore_core::index::build(artifact.recommender(), &artifact.train, &cfg)?;
+    let info = index.info.clone();
+    artifact.set_index(Some(index));
+    Some(info)
+}
+
 /// The metrics by name, leaving out values that are not finite (no evaluated user).
 pub fn named_metrics(metrics: &Metrics) -> BTreeMap<String, f64> {
     metrics.named().into_iter().filter(|(_, v)| v.is_finite()).collect()
