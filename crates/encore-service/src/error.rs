@@ -134,6 +134,7 @@ impl Error {
                 ErrorClass::NotFound => "not_found",
                 ErrorClass::Conflict => "conflict",
                 ErrorClass::BadRequest => "invalid_field",
+                ErrorClass::Unavailable => "database_unavailable",
                 _ => "store_error",
             },
             Error::Engine(e) => match engine_class(e) {
@@ -192,7 +193,9 @@ fn store_class(e: &encore_store::Error) -> ErrorClass {
         E::Conflict(_) => ErrorClass::Conflict,
         E::Invalid(_) => ErrorClass::BadRequest,
         E::Data(inner) => engine_class(inner),
-        E::Sqlite(_) | E::Io { .. } => ErrorClass::Internal,
+        // The database is away (connection lost, server restarting): 503, come back later.
+        E::Unavailable(_) => ErrorClass::Unavailable,
+        E::Sqlite(_) | E::Postgres(_) | E::Io { .. } => ErrorClass::Internal,
     }
 }
 
@@ -224,6 +227,8 @@ mod tests {
         assert_eq!(Error::not_found(Resource::Job, "j1").code(), "job_not_found");
         assert_eq!(Error::NoActiveModel { catalog: "c".into() }.class(), ErrorClass::Conflict);
         assert_eq!(Error::NotReady("loading".into()).class(), ErrorClass::Unavailable);
+        let lost = Error::Store(encore_store::Error::Unavailable("connection refused".into()));
+        assert_eq!((lost.class(), lost.code()), (ErrorClass::Unavailable, "database_unavailable"));
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //!
 //! Each variant says whose fault it is, so `encore-service` can map it to an HTTP status without
 //! parsing messages: [`Error::NotFound`] → 404, [`Error::Conflict`] → 409, [`Error::Invalid`] and
-//! [`Error::Data`] → 400/422, [`Error::Sqlite`] and [`Error::Io`] → 500.
+//! [`Error::Data`] → 400/422, [`Error::Unavailable`] → 503 (retry later), [`Error::Sqlite`],
+//! [`Error::Postgres`] and [`Error::Io`] → 500.
 
+use std::error::Error as _;
 use std::path::PathBuf;
 
 /// Result alias used across the store.
@@ -72,6 +74,14 @@ pub enum Error {
     /// The SQLite database failed (corruption, disk full, locked for longer than the busy timeout).
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The PostgreSQL database refused or failed a statement while the connection was fine (a
+    /// constraint we did not expect to break, a full disk, …).
+    #[error("database error: {0}")]
+    Postgres(postgres::Error),
+    /// The database cannot be reached (connection refused or lost, server shutting down or
+    /// starting): nothing was committed by the failed call, and retrying later may succeed.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     /// An operating-system I/O error on a named path.
     #[error("{path}: {source}")]
     Io {
@@ -81,6 +91,26 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// SQLSTATE classes and codes that mean "the server is away", not "the statement is wrong":
+/// 08 connection exception, 57P01–57P03 admin/crash shutdown and "cannot connect now" (a server
+/// starting or in recovery).
+fn is_connection_state(code: &postgres::error::SqlState) -> bool {
+    let code = code.code();
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+}
+
+impl From<postgres::Error> for Error {
+    fn from(e: postgres::Error) -> Self {
+        let unavailable = e.is_closed()
+            || e.code().is_some_and(is_connection_state)
+            // No SQLSTATE and no server message: the failure is the socket's (I/O, TLS, timeout).
+            || (e.code().is_none() && e.as_db_error().is_none() && e.source().is_some_and(
+                |s| s.downcast_ref::<std::io::Error>().is_some(),
+            ));
+        if unavailable { Error::Unavailable(e.to_string()) } else { Error::Postgres(e) }
+    }
 }
 
 impl Error {

@@ -32,15 +32,18 @@
 //! The import, training-stream, append, history and erasure speeds measured with the
 //! `import_bench` example are in `bench/README.md`.
 
+mod clock;
 pub mod error;
 pub mod item_files;
 pub mod limits;
+mod postgres;
 mod sqlite;
 pub mod stats;
 mod store;
 pub mod types;
 
 pub use error::{Error, Resource, Result};
+pub use postgres::{PostgresStore, is_postgres_url};
 pub use sqlite::{DB_FILE_NAME, SqliteStore};
 pub use stats::{EventTimeline, ItemPage};
 pub use store::{ImportSource, Store};

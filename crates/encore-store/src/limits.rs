@@ -118,6 +118,33 @@ pub fn check_release_date(date: &str) -> Result<()> {
     Err(Error::Invalid(format!("release date `{}` is not YYYY-MM-DD", date.escape_debug())))
 }
 
+/// Validates a whole batch of events before anything is written; the error names the first bad
+/// row (`event 3: weight -1 must be finite and >= 0`).
+pub(crate) fn check_batch(batch: &[crate::types::NewEvent]) -> Result<()> {
+    for (i, e) in batch.iter().enumerate() {
+        check_id("user_id", &e.user_id)
+            .and_then(|()| check_id("item_id", &e.item_id))
+            .and_then(|()| check_weight(e.weight))
+            .map_err(|err| Error::Invalid(format!("event {i}: {err}")))?;
+    }
+    Ok(())
+}
+
+/// Checks a model file path: relative to the data directory and inside it (no `..`, no root).
+pub(crate) fn check_model_file_path(path: &str) -> Result<()> {
+    let p = std::path::Path::new(path);
+    let relative_inside = !path.is_empty()
+        && p.is_relative()
+        && p.components().all(|c| matches!(c, std::path::Component::Normal(_)));
+    if relative_inside {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "model file path `{path}` must be relative to the data directory, without `..`"
+        )))
+    }
+}
+
 /// Checks an item's metadata.
 pub fn check_item(item: &crate::types::NewItem) -> Result<()> {
     check_id("item_id", &item.item_id)?;

@@ -8,19 +8,9 @@ use super::catalogs::id_of;
 use super::items::key_get_or_create as item_key_get_or_create;
 use super::{now_ms, to_i64, to_u64};
 use crate::error::{Error, Resource, Result};
-use crate::limits::{check_id, check_weight};
 use crate::types::{AppendReport, EraseReport, NewEvent, StoredEvent, TrainingEvent};
 
-/// Validates a whole batch before anything is written; the error names the first bad row.
-pub(super) fn check_batch(batch: &[NewEvent]) -> Result<()> {
-    for (i, e) in batch.iter().enumerate() {
-        check_id("user_id", &e.user_id)
-            .and_then(|()| check_id("item_id", &e.item_id))
-            .and_then(|()| check_weight(e.weight))
-            .map_err(|err| Error::Invalid(format!("event {i}: {err}")))?;
-    }
-    Ok(())
-}
+pub(super) use crate::limits::check_batch;
 
 /// The key of `user_id` in the catalog, creating it when absent; also says whether it was new.
 pub(super) fn user_key_get_or_create(

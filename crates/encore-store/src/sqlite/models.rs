@@ -44,19 +44,7 @@ pub(super) fn reserve_version(conn: &Connection, catalog: &str) -> Result<u32> {
     Ok(version)
 }
 
-fn check_file_path(path: &str) -> Result<()> {
-    let p = std::path::Path::new(path);
-    let relative_inside = !path.is_empty()
-        && p.is_relative()
-        && p.components().all(|c| matches!(c, std::path::Component::Normal(_)));
-    if relative_inside {
-        Ok(())
-    } else {
-        Err(Error::Invalid(format!(
-            "model file path `{path}` must be relative to the data directory, without `..`"
-        )))
-    }
-}
+use crate::limits::check_model_file_path as check_file_path;
 
 pub(super) fn register(conn: &Connection, catalog: &str, model: &NewModel) -> Result<ModelRecord> {
     let catalog_id = id_of(conn, catalog)?;

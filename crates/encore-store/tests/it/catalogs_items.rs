@@ -1,10 +1,10 @@
 use encore_store::{Error, NewItem, Resource, SqliteStore, Store};
 
-use crate::{event, temp_store};
+use crate::event;
 
-#[test]
-fn catalogs_create_get_list_delete() {
-    let (_dir, store) = temp_store();
+contract_test! {
+fn catalogs_create_get_list_delete(fx) {
+    let store = fx.open();
     assert!(store.list_catalogs().unwrap().is_empty());
     let music = store.create_catalog("music").unwrap();
     assert_eq!(music.name, "music");
@@ -20,10 +20,11 @@ fn catalogs_create_get_list_delete() {
     ));
     assert!(matches!(store.delete_catalog("games"), Err(Error::NotFound { .. })));
 }
+}
 
-#[test]
-fn deleting_a_catalog_cascades_and_returns_model_files() {
-    let (_dir, store) = temp_store();
+contract_test! {
+fn deleting_a_catalog_cascades_and_returns_model_files(fx) {
+    let store = fx.open();
     store.create_catalog("music").unwrap();
     store.create_catalog("films").unwrap();
     store.upsert_items("music", &[NewItem::new("t1", "Song")]).unwrap();
@@ -51,6 +52,7 @@ fn deleting_a_catalog_cascades_and_returns_model_files() {
     store.create_catalog("music").unwrap();
     assert_eq!(store.catalog_stats("music").unwrap(), Default::default());
 }
+}
 
 fn item(id: &str, title: &str, kind: &str, tags: &[&str]) -> NewItem {
     NewItem {
@@ -63,9 +65,9 @@ fn item(id: &str, title: &str, kind: &str, tags: &[&str]) -> NewItem {
     }
 }
 
-#[test]
-fn items_upsert_get_list_delete() {
-    let (_dir, store) = temp_store();
+contract_test! {
+fn items_upsert_get_list_delete(fx) {
+    let store = fx.open();
     assert!(matches!(store.upsert_items("music", &[]), Err(Error::NotFound { .. })));
     store.create_catalog("music").unwrap();
     let r = store
@@ -104,17 +106,17 @@ fn items_upsert_get_list_delete() {
     assert!(store.taken_down_items("music").unwrap().is_empty());
     assert_eq!(store.get_item("music", "a").unwrap().title, "A again");
 }
+}
 
-#[test]
-fn an_item_known_only_from_events_can_be_taken_down_and_stays_down_across_reopen() {
-    let dir = tempfile::tempdir().unwrap();
+contract_test! {
+fn an_item_known_only_from_events_can_be_taken_down_and_stays_down_across_reopen(fx) {
     {
-        let store = SqliteStore::open(dir.path()).unwrap();
+        let store = fx.open();
         store.create_catalog("music").unwrap();
         store.append_events("music", &[event("u1", "bare")]).unwrap();
         store.delete_item("music", "bare").unwrap();
     }
-    let store = SqliteStore::open(dir.path()).unwrap();
+    let store = fx.open();
     assert_eq!(store.taken_down_items("music").unwrap(), ["bare"]);
     // The events stay: they are training history.
     assert_eq!(store.user_events("music", "u1").unwrap().len(), 1);
@@ -122,10 +124,11 @@ fn an_item_known_only_from_events_can_be_taken_down_and_stays_down_across_reopen
     store.create_catalog("music").unwrap();
     assert!(store.taken_down_items("music").unwrap().is_empty());
 }
+}
 
-#[test]
-fn item_upsert_is_all_or_nothing() {
-    let (_dir, store) = temp_store();
+contract_test! {
+fn item_upsert_is_all_or_nothing(fx) {
+    let store = fx.open();
     store.create_catalog("music").unwrap();
     let mut bad = item("y", "Y", "track", &[]);
     bad.released = Some("31/01/2020".into());
@@ -137,29 +140,36 @@ fn item_upsert_is_all_or_nothing() {
     }
     assert_eq!(store.catalog_stats("music").unwrap().items, 0);
 }
+}
 
-#[test]
-fn data_survives_reopen_and_schema_is_current() {
-    let dir = tempfile::tempdir().unwrap();
+contract_test! {
+fn data_survives_reopen(fx) {
     {
-        let store = SqliteStore::open(dir.path()).unwrap();
+        let store = fx.open();
         store.create_catalog("music").unwrap();
         store.upsert_items("music", &[item("t1", "Song", "track", &["pop"])]).unwrap();
         store.append_events("music", &[event("u1", "t1")]).unwrap();
     }
-    let store = SqliteStore::open(dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 2);
+    let store = fx.open();
     assert_eq!(store.get_item("music", "t1").unwrap().tags, ["pop"]);
     assert_eq!(store.user_events("music", "u1").unwrap().len(), 1);
     assert!(store.integrity_check().unwrap().is_empty());
-    assert!(dir.path().join("encore.db").is_file());
+}
 }
 
 #[test]
-fn store_is_usable_as_a_trait_object_across_threads() {
-    let (_dir, store) = temp_store();
+fn sqlite_schema_is_current_and_the_file_is_in_the_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 2);
+    assert!(dir.path().join("encore.db").is_file());
+}
+
+contract_test! {
+fn store_is_usable_as_a_trait_object_across_threads(fx) {
+    let store = fx.open();
     store.create_catalog("music").unwrap();
-    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(store);
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::from(store);
     let handles: Vec<_> = (0..4)
         .map(|t| {
             let store = store.clone();
@@ -177,6 +187,7 @@ fn store_is_usable_as_a_trait_object_across_threads() {
         h.join().unwrap();
     }
     assert_eq!(store.count_events("music").unwrap(), 100);
+}
 }
 
 #[test]

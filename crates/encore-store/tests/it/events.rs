@@ -1,10 +1,10 @@
-use encore_store::{Error, NewEvent, Resource, Store};
+use encore_store::{Error, NewEvent, Resource};
 
-use crate::{event, temp_store};
+use crate::event;
 
-#[test]
-fn append_returns_seq_range_and_events_read_back() {
-    let (_dir, store) = temp_store();
+contract_test! {
+fn append_returns_seq_range_and_events_read_back(fx) {
+    let store = fx.open();
     assert!(matches!(
         store.append_events("music", &[event("u", "i")]),
         Err(Error::NotFound { .. })
@@ -41,10 +41,11 @@ fn append_returns_seq_range_and_events_read_back() {
         (2, 3, 4, last + 1)
     );
 }
+}
 
-#[test]
-fn append_is_all_or_nothing() {
-    let (_dir, store) = temp_store();
+contract_test! {
+fn append_is_all_or_nothing(fx) {
+    let store = fx.open();
     store.create_catalog("music").unwrap();
     let bad_rows = [
         NewEvent { weight: -1.0, ..event("u1", "a") },
@@ -60,10 +61,11 @@ fn append_is_all_or_nothing() {
     assert_eq!(store.count_events("music").unwrap(), 0);
     assert_eq!(store.catalog_stats("music").unwrap().users, 0);
 }
+}
 
-#[test]
-fn training_stream_respects_watermark_and_catalog() {
-    let (_dir, store) = temp_store();
+contract_test! {
+fn training_stream_respects_watermark_and_catalog(fx) {
+    let store = fx.open();
     store.create_catalog("music").unwrap();
     store.create_catalog("films").unwrap();
     let r1 = store.append_events("music", &[event("u1", "a"), event("u2", "b")]).unwrap();
@@ -86,10 +88,11 @@ fn training_stream_respects_watermark_and_catalog() {
     store.for_each_training_event("music", Some(watermark), &mut |_| count += 1).unwrap();
     assert_eq!(count, 2);
 }
+}
 
-#[test]
-fn erase_user_removes_events_and_user_and_seqs_are_never_reused() {
-    let (_dir, store) = temp_store();
+contract_test! {
+fn erase_user_removes_events_and_user_and_seqs_are_never_reused(fx) {
+    let store = fx.open();
     store.create_catalog("music").unwrap();
     store.append_events("music", &[event("keep", "a")]).unwrap();
     let r = store.append_events("music", &[event("gone", "a"), event("gone", "b")]).unwrap();
@@ -109,10 +112,11 @@ fn erase_user_removes_events_and_user_and_seqs_are_never_reused() {
     assert!(next.seq_range.unwrap().0 > r.seq_range.unwrap().1);
     assert!(store.integrity_check().unwrap().is_empty());
 }
+}
 
-#[test]
-fn readers_see_committed_data_while_the_writer_is_busy() {
-    let (_dir, store) = temp_store();
+contract_test! {
+fn readers_see_committed_data_while_the_writer_is_busy(fx) {
+    let store = fx.open();
     store.create_catalog("music").unwrap();
     store.append_events("music", &[event("u1", "a")]).unwrap();
     let store = std::sync::Arc::new(store);
@@ -155,4 +159,5 @@ fn readers_see_committed_data_while_the_writer_is_busy() {
     read_tx.send(()).unwrap();
     assert_eq!(writer.join().unwrap().rows, 20_000);
     assert_eq!(store.count_events("music").unwrap(), 20_001);
+}
 }

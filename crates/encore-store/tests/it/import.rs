@@ -2,10 +2,8 @@ use std::io::Write;
 use std::path::Path;
 
 use encore_core::data::{Format, ReadOptions};
+use encore_store::Error;
 use encore_store::item_files::ItemFormat;
-use encore_store::{Error, Store};
-
-use crate::temp_store;
 
 const DATA: &str = "../../../shared/data";
 
@@ -13,9 +11,9 @@ fn data(path: &str) -> std::path::PathBuf {
     Path::new(DATA).join(path)
 }
 
-#[test]
-fn imports_movielens_u_item() {
-    let (_dir, store) = temp_store();
+contract_test! {
+fn imports_movielens_u_item(fx) {
+    let store = fx.open();
     let report = store.import_items("films", &data("ml-100k/u.item"), ItemFormat::Auto).unwrap();
     assert_eq!(report.format, ItemFormat::Ml100kItems);
     assert_eq!((report.items, report.inserted, report.updated), (1682, 1682, 0));
@@ -31,10 +29,11 @@ fn imports_movielens_u_item() {
     assert_eq!((again.inserted, again.updated), (0, 1682));
     assert_eq!(store.catalog_stats("films").unwrap().items, 1682);
 }
+}
 
-#[test]
-fn imports_movielens_movies_csv() {
-    let (_dir, store) = temp_store();
+contract_test! {
+fn imports_movielens_movies_csv(fx) {
+    let store = fx.open();
     let report =
         store.import_items("films", &data("ml-latest-small/movies.csv"), ItemFormat::Auto).unwrap();
     assert_eq!(report.format, ItemFormat::MlMovies);
@@ -45,10 +44,11 @@ fn imports_movielens_movies_csv() {
     assert!(store.get_item("films", "114335").unwrap().tags.is_empty(), "(no genres listed)");
     assert_eq!(store.get_item("films", "1").unwrap().kind, "film");
 }
+}
 
-#[test]
-fn imports_lastfm_artists() {
-    let (_dir, store) = temp_store();
+contract_test! {
+fn imports_lastfm_artists(fx) {
+    let store = fx.open();
     let report =
         store.import_items("music", &data("lastfm-2k/artists.dat"), ItemFormat::Auto).unwrap();
     assert_eq!(report.format, ItemFormat::LastfmArtists);
@@ -56,11 +56,12 @@ fn imports_lastfm_artists() {
     let first = store.get_item("music", "1").unwrap();
     assert_eq!((first.title.as_str(), first.kind.as_str()), ("MALICE MIZER", "artist"));
 }
+}
 
-#[test]
-fn imports_generic_item_csv_and_rejects_bad_lines_atomically() {
-    let (dir, store) = temp_store();
-    let path = dir.path().join("items.csv");
+contract_test! {
+fn imports_generic_item_csv_and_rejects_bad_lines_atomically(fx) {
+    let store = fx.open();
+    let path = fx.dir().join("items.csv");
     std::fs::write(&path, "item_id,title,kind,tags\ng1,\"Chess, Deluxe\",game,board|classic\n")
         .unwrap();
     store.import_items("games", &path, ItemFormat::Auto).unwrap();
@@ -73,10 +74,11 @@ fn imports_generic_item_csv_and_rejects_bad_lines_atomically() {
     assert!(err.to_string().contains("items.csv:3"), "{err}");
     assert!(store.get_item("games", "g2").is_err(), "nothing of the bad file was stored");
 }
+}
 
-#[test]
-fn imports_interaction_files_and_counts_new_keys() {
-    let (_dir, store) = temp_store();
+contract_test! {
+fn imports_interaction_files_and_counts_new_keys(fx) {
+    let store = fx.open();
     let opts = ReadOptions::default();
     let mut progress_calls = 0;
     let report = store
@@ -101,15 +103,16 @@ fn imports_interaction_files_and_counts_new_keys() {
     assert_eq!((report.rows, report.users_new), (92_834, 1_892));
     assert!(store.integrity_check().unwrap().is_empty());
 }
+}
 
-#[test]
-fn a_bad_line_aborts_the_import_and_keeps_prior_data() {
-    let (dir, store) = temp_store();
-    let good = dir.path().join("good.tsv");
+contract_test! {
+fn a_bad_line_aborts_the_import_and_keeps_prior_data(fx) {
+    let store = fx.open();
+    let good = fx.dir().join("good.tsv");
     std::fs::write(&good, "u1\ta\t1\nu2\tb\t2\n").unwrap();
     store.import_records("music", &good, &ReadOptions::default(), &mut |_| {}).unwrap();
 
-    let bad = dir.path().join("bad.tsv");
+    let bad = fx.dir().join("bad.tsv");
     let mut f = std::fs::File::create(&bad).unwrap();
     writeln!(f, "u3\tc\t1\nu4\td\t1\nu5\te\tlots\nu6\tf\t1").unwrap();
     drop(f);
@@ -125,7 +128,7 @@ fn a_bad_line_aborts_the_import_and_keeps_prior_data() {
     assert_eq!((report.rows, report.skipped, report.users_new), (3, 1, 3));
 
     // An id the parser accepts but the store refuses (over 256 bytes) also names file:line.
-    let long = dir.path().join("long.tsv");
+    let long = fx.dir().join("long.tsv");
     std::fs::write(&long, format!("u7\tg\t1\n{}\th\t1\n", "x".repeat(300))).unwrap();
     let err =
         store.import_records("music", &long, &ReadOptions::default(), &mut |_| {}).unwrap_err();
@@ -139,13 +142,14 @@ fn a_bad_line_aborts_the_import_and_keeps_prior_data() {
     assert!(store.get_catalog("fresh").is_err());
     assert!(store.integrity_check().unwrap().is_empty());
 }
+}
 
-#[test]
-fn import_keeps_each_users_file_order_and_numbers_after_earlier_events() {
-    let (dir, store) = temp_store();
+contract_test! {
+fn import_keeps_each_users_file_order_and_numbers_after_earlier_events(fx) {
+    let store = fx.open();
     store.create_catalog("music").unwrap();
     let before = store.append_events("music", &[crate::event("u0", "z")]).unwrap();
-    let file = dir.path().join("mixed.tsv");
+    let file = fx.dir().join("mixed.tsv");
     std::fs::write(&file, "u2\tb\t1\nu1\ta\t1\nu2\td\t1\nu1\tc\t1\nu2\te\t1\n").unwrap();
     store.import_records("music", &file, &ReadOptions::default(), &mut |_| {}).unwrap();
     let items = |user: &str| -> Vec<String> {
@@ -159,4 +163,5 @@ fn import_keeps_each_users_file_order_and_numbers_after_earlier_events() {
     assert_eq!(seqs, (first..=first + 5).collect::<Vec<_>>(), "contiguous, after the append");
     let after = store.append_events("music", &[crate::event("u3", "y")]).unwrap();
     assert_eq!(after.seq_range.unwrap().0, first + 6);
+}
 }

@@ -1,7 +1,5 @@
-use encore_store::{Error, JobState, JobUpdate, NewModel, Resource, Store};
+use encore_store::{Error, JobState, JobUpdate, NewModel, Resource};
 use serde_json::json;
-
-use crate::temp_store;
 
 fn model(version: Option<u32>, path: &str) -> NewModel {
     NewModel {
@@ -15,9 +13,9 @@ fn model(version: Option<u32>, path: &str) -> NewModel {
     }
 }
 
-#[test]
-fn models_register_list_activate_delete() {
-    let (_dir, store) = temp_store();
+contract_test! {
+fn models_register_list_activate_delete(fx) {
+    let store = fx.open();
     store.create_catalog("music").unwrap();
     store.create_catalog("films").unwrap();
     assert_eq!(store.active_model("music").unwrap(), None);
@@ -83,10 +81,11 @@ fn models_register_list_activate_delete() {
     );
     assert!(updated.active);
 }
+}
 
-#[test]
-fn concurrent_activations_leave_exactly_one_active() {
-    let (_dir, store) = temp_store();
+contract_test! {
+fn concurrent_activations_leave_exactly_one_active(fx) {
+    let store = fx.open();
     store.create_catalog("music").unwrap();
     for v in 1..=4 {
         store.register_model("music", &model(None, &format!("v{v}.enc"))).unwrap();
@@ -110,10 +109,11 @@ fn concurrent_activations_leave_exactly_one_active() {
     let actives = store.list_models("music").unwrap().into_iter().filter(|m| m.active).count();
     assert_eq!(actives, 1);
 }
+}
 
-#[test]
-fn jobs_lifecycle_and_restart() {
-    let (dir, store) = temp_store();
+contract_test! {
+fn jobs_lifecycle_and_restart(fx) {
+    let store = fx.open();
     store.create_catalog("music").unwrap();
     let job = store.create_job("music", &json!({"model": "ials"})).unwrap();
     assert_eq!((job.state, job.progress, job.epoch), (JobState::Queued, 0.0, None));
@@ -162,7 +162,7 @@ fn jobs_lifecycle_and_restart() {
 
     let queued = store.create_job("music", &json!({})).unwrap();
     drop(store);
-    let store = encore_store::SqliteStore::open(dir.path()).unwrap();
+    let store = fx.open();
     assert_eq!(store.fail_unfinished_jobs("interrupted by a restart").unwrap(), 1);
     let failed = store.get_job(queued.id).unwrap();
     assert_eq!(failed.state, JobState::Failed);
@@ -171,4 +171,5 @@ fn jobs_lifecycle_and_restart() {
     let ids: Vec<_> = store.list_jobs(Some("music"), 10).unwrap().iter().map(|j| j.id).collect();
     assert_eq!(ids, [queued.id, job.id]);
     assert_eq!(store.list_jobs(None, 1).unwrap().len(), 1);
+}
 }

@@ -1,11 +1,9 @@
-use encore_store::{Error, NewApiKey, NewAuditEntry, Role, Store};
+use encore_store::{Error, NewApiKey, NewAuditEntry, Role};
 use serde_json::json;
 
-use crate::temp_store;
-
-#[test]
-fn api_keys_create_find_revoke() {
-    let (_dir, store) = temp_store();
+contract_test! {
+fn api_keys_create_find_revoke(fx) {
+    let store = fx.open();
     let key = NewApiKey {
         name: "ingest".into(),
         role: Role::Writer,
@@ -41,10 +39,11 @@ fn api_keys_create_find_revoke() {
     assert_eq!(all.iter().map(|k| k.id).collect::<Vec<_>>(), [created.id, admin.id]);
     assert_eq!(all[1].catalog, None);
 }
+}
 
-#[test]
-fn audit_log_appends_and_pages() {
-    let (_dir, store) = temp_store();
+contract_test! {
+fn audit_log_appends_and_pages(fx) {
+    let store = fx.open();
     let mut seqs = Vec::new();
     for i in 0..5 {
         seqs.push(
@@ -71,10 +70,11 @@ fn audit_log_appends_and_pages() {
         ["catalog/c3", "catalog/c4"]
     );
 }
+}
 
-#[test]
-fn deleting_a_catalog_revokes_the_keys_scoped_to_it() {
-    let (_dir, store) = temp_store();
+contract_test! {
+fn deleting_a_catalog_revokes_the_keys_scoped_to_it(fx) {
+    let store = fx.open();
     store.create_catalog("music").unwrap();
     store.create_catalog("films").unwrap();
     let key = |name: &str, catalog: Option<&str>, prefix: &str| NewApiKey {
@@ -94,4 +94,5 @@ fn deleting_a_catalog_revokes_the_keys_scoped_to_it() {
     assert!(revoked(music.id), "a key of the deleted catalog must not open its namesake");
     assert!(!revoked(films.id));
     assert!(!revoked(all.id));
+}
 }

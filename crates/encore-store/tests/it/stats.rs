@@ -1,14 +1,14 @@
-use encore_store::{Error, NewEvent, NewItem, Resource, Store};
+use encore_store::{Error, NewEvent, NewItem, Resource};
 
-use crate::{event, temp_store};
+use crate::event;
 
 fn at(user: &str, item: &str, timestamp: i64) -> NewEvent {
     NewEvent { timestamp: Some(timestamp), ..event(user, item) }
 }
 
-#[test]
-fn the_timeline_buckets_by_time_with_gaps_and_survives_extreme_timestamps() {
-    let (_dir, store) = temp_store();
+contract_test! {
+fn the_timeline_buckets_by_time_with_gaps_and_survives_extreme_timestamps(fx) {
+    let store = fx.open();
     assert!(matches!(
         store.event_timeline("music", 3600, 10),
         Err(Error::NotFound { kind: Resource::Catalog, .. })
@@ -30,10 +30,11 @@ fn the_timeline_buckets_by_time_with_gaps_and_survives_extreme_timestamps() {
     assert_eq!(t.buckets.last().unwrap().1, 1);
     assert_eq!(t.buckets.iter().map(|b| b.1).sum::<u64>() + t.earlier_events, 6);
 }
+}
 
-#[test]
-fn item_counts_search_and_user_samples() {
-    let (_dir, store) = temp_store();
+contract_test! {
+fn item_counts_search_and_user_samples(fx) {
+    let store = fx.open();
     store.create_catalog("music").unwrap();
     let item = |id: &str, title: &str| NewItem {
         item_id: id.into(),
@@ -83,4 +84,5 @@ fn item_counts_search_and_user_samples() {
     assert_eq!(total, 10);
     assert_eq!(sample, ["u0", "u4", "u8"], "every ceil(10 / 3) = 4th user");
     assert_eq!(store.sample_users("music", 100).unwrap().0.len(), 10);
+}
 }
