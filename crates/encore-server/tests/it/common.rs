@@ -64,9 +64,18 @@ impl TestApp {
 
     /// A fresh service with the given server settings.
     pub fn with_config(config: ServerConfig) -> Self {
+        Self::with_service_config(config, |_| {})
+    }
+
+    /// A fresh service with the given server settings and service settings changed by `edit`.
+    pub fn with_service_config(
+        config: ServerConfig,
+        edit: impl FnOnce(&mut ServiceConfig),
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut service_config = ServiceConfig::new(dir.path());
         service_config.training_threads = 1;
+        edit(&mut service_config);
         let service = Arc::new(Encore::open(service_config).expect("open service"));
         let admin = encore_service::access::Access::open(Arc::clone(service.store()))
             .expect("key table")

@@ -10,6 +10,7 @@ mod common;
 mod dashboard;
 mod errors;
 mod events;
+mod index;
 mod items;
 mod models;
 mod ops;
