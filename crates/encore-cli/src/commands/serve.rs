@@ -42,6 +42,10 @@ pub struct Args {
     /// to fit, and not kept below 10 candidates per user.
     #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = crate::size::parse_size)]
     pub candidate_memory: u64,
+    /// Factor models of at least this many items get an approximate index (IVF) when a training
+    /// job trains them, for requests scored on demand; `"exact": true` bypasses it.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub index_min_items: usize,
     /// Threads answering HTTP (the async runtime); default: one per core.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub http_threads: Option<u16>,
@@ -155,6 +159,7 @@ fn open(args: &Args) -> anyhow::Result<AppState> {
     }
     service_config.candidates_per_user = usize::from(args.candidates_per_user);
     service_config.candidate_memory_bytes = args.candidate_memory;
+    service_config.index_min_items = args.index_min_items;
     let service = Encore::open_unloaded(service_config)
         .with_context(|| format!("cannot open the data directory {}", args.data_dir.display()))?;
     let config = ServerConfig {
