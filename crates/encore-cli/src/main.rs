@@ -59,6 +59,9 @@ enum Command {
     Evaluate(commands::evaluate::Args),
     /// Train one model on an interaction file and save it as a model file.
     Train(commands::train::Args),
+    /// Search models and settings for a training file within a time budget; print every trial
+    /// and the pick.
+    Tune(commands::tune::Args),
     /// Recommend items for a user of a model file, or for an anonymous history.
     Recommend(commands::recommend::Args),
     /// List the items most similar to an item.
@@ -107,6 +110,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let ui = Ui::for_terminal(args.json);
             commands::train::run(args, &ui)
         }
+        Command::Tune(args) => {
+            let ui = Ui::for_terminal(args.json);
+            commands::tune::run(args, &ui)
+        }
         Command::Recommend(args) => commands::recommend::run(args),
         Command::Similar(args) => commands::similar::run(args),
         Command::Explain(args) => commands::explain::run(args),
@@ -126,13 +133,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// 2 when the request named a user or item the model does not know (the caller asked for
-/// something that is not there), 1 for every other failure.
+/// something that is not there) or gave `encore tune` input it cannot search (too little data, too
+/// short a budget), 1 for every other failure.
 fn exit_code(err: &anyhow::Error) -> u8 {
     let unknown_id = err.chain().any(|cause| {
         matches!(
             cause.downcast_ref::<encore_core::Error>(),
             Some(encore_core::Error::UnknownUser(_) | encore_core::Error::UnknownItem(_))
-        )
+        ) || cause.downcast_ref::<commands::tune::BadInput>().is_some()
     });
     if unknown_id { 2 } else { 1 }
 }

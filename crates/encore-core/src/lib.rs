@@ -35,5 +35,6 @@ pub mod models;
 pub mod progress;
 pub mod synth;
 pub mod topk;
+pub mod tune;
 
 pub use error::{Error, Result};

@@ -253,9 +253,12 @@ mod constraints {
         catalog(property(doc, "SimpleRecommendRequest", "catalog"));
         exactly_one_of_user_and_history(doc);
         // Training.
-        let algorithms: Vec<&str> =
+        let mut algorithms: Vec<&str> =
             encore_core::models::Algorithm::ALL.iter().map(|a| a.name()).collect();
-        enumeration(property(doc, "TrainRequest", "model"), &algorithms);
+        algorithms.push(encore_service::tuning::AUTO);
+        enumeration(property(doc, "TrainRequest", "model"), &algorithms[..]);
+        let max_budget = Some(encore_service::tuning::MAX_BUDGET_SECONDS);
+        integer(property(doc, "TrainRequest", "budget_seconds"), 1, max_budget);
         let holdout = object(property(doc, "TrainRequest", "holdout"));
         holdout.minimum = Some(0.0.into());
         holdout.exclusive_maximum = Some(1.0.into());

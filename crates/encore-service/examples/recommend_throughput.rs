@@ -114,6 +114,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             params: params.as_object().cloned().unwrap_or_default(),
             holdout: None,
             activate: Some(ActivatePolicy::Always),
+            ..Default::default()
         };
         let job = svc.start_training("bench", &req)?;
         let done = svc.wait_for_job(job.job_id, Duration::from_secs(3600))?;

@@ -391,10 +391,12 @@ pub enum ActivatePolicy {
 }
 
 /// `POST /v1/catalogs/{c}/models` body.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrainRequest {
-    /// Algorithm: `ials`, `bpr`, `ease`, `itemknn` or `popularity`.
+    /// Algorithm: `ials`, `bpr`, `ease`, `itemknn` or `popularity`; or `auto` to search models
+    /// and settings on the catalog's events within `budget_seconds` (like `encore tune`) and
+    /// train the pick.
     #[schema(example = "ials")]
     pub model: String,
     /// Hyperparameters, e.g. `{"factors": 64, "iterations": 15}`.
@@ -408,6 +410,31 @@ pub struct TrainRequest {
     /// Activation policy (default `if_better`).
     #[serde(default)]
     pub activate: Option<ActivatePolicy>,
+    /// With `auto`: the search's wall-clock budget in seconds (default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_seconds: Option<u64>,
+    /// With `auto`: the algorithms to search (default all five).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub models: Option<Vec<String>>,
+    /// With `auto`: only settings that train within this many seconds qualify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_train_seconds: Option<f64>,
+    /// With `auto`: only settings whose training memory stays within this many bytes qualify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_memory_bytes: Option<u64>,
+}
+
+/// How far the search of an `auto` training job is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TuningProgress {
+    /// Trials finished.
+    pub trials_done: usize,
+    /// Spec of the best trial so far.
+    pub best_model: Option<String>,
+    /// Its validation ndcg@10.
+    pub best_ndcg_at_10: Option<f64>,
+    /// Seconds of the search budget left (0 once the search is over).
+    pub seconds_left: f64,
 }
 
 /// `202` response of a training request.
@@ -453,6 +480,9 @@ pub struct JobInfo {
     /// candidate table is built first, while the previous version keeps serving; the job stays
     /// `running` meanwhile). Set when the job activated its model.
     pub activation_seconds: Option<f64>,
+    /// For `auto` jobs this process runs: the search's trials done, best so far and time left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuning: Option<TuningProgress>,
     /// Why it failed.
     pub error: Option<String>,
     /// Creation time (ms since the epoch).
@@ -484,6 +514,11 @@ pub struct ModelInfo {
     /// built (a catalogue below the size that needs one, or a model without factors).
     #[serde(default)]
     pub index: Option<IndexSummary>,
+    /// For a version trained with `"model": "auto"`: the search that chose it, `{"best": …,
+    /// "trials": [{"model", "validation", "train_seconds", "peak_memory_bytes", …}], …}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub tuning: Option<serde_json::Value>,
     /// Size of the model file in bytes.
     pub size_bytes: u64,
     /// Creation time (ms since the epoch).

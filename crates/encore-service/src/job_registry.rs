@@ -19,6 +19,8 @@ pub(crate) struct LiveJob {
     pub activation_seconds: Mutex<Option<f64>>,
     /// The loss after each epoch of the fit in progress (or the last one), for the loss curve.
     pub losses: Mutex<Vec<f64>>,
+    /// The search of an `auto` job: trials done, best so far, time left.
+    pub tuning: Mutex<Option<crate::dto::TuningProgress>>,
 }
 
 /// Jobs started by this process.

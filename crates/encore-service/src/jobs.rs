@@ -118,17 +118,21 @@ impl Encore {
     ) -> Result<dto::JobAccepted> {
         let state = self.inner.catalog_state(catalog)?;
         // Check the request before queueing, so that a typo is a 400 now, not a failed job later.
-        let algorithm: Algorithm = req.model.parse().map_err(|_| {
-            Error::invalid(
-                "model",
-                format!(
-                    "unknown model `{}`; expected one of ials, bpr, ease, itemknn, popularity",
-                    req.model
-                ),
-            )
-        })?;
-        let spec = ModelSpec::from_json(algorithm, &req.params)?;
-        ModelConfig::from_spec(&spec)?;
+        crate::tuning::check_request(req)?;
+        if req.model != crate::tuning::AUTO {
+            let algorithm: Algorithm = req.model.parse().map_err(|_| {
+                Error::invalid(
+                    "model",
+                    format!(
+                        "unknown model `{}`; expected one of ials, bpr, ease, itemknn, \
+                         popularity, or auto",
+                        req.model
+                    ),
+                )
+            })?;
+            let spec = ModelSpec::from_json(algorithm, &req.params)?;
+            ModelConfig::from_spec(&spec)?;
+        }
         if let Some(h) = req.holdout
             && !(h == 0.0 || (h > 0.0 && h < 1.0))
         {
@@ -147,6 +151,7 @@ impl Encore {
             activated: Mutex::new(None),
             activation_seconds: Mutex::new(None),
             losses: Mutex::new(Vec::new()),
+            tuning: Mutex::new(None),
         });
         self.inner
             .jobs
@@ -281,6 +286,9 @@ impl Inner {
                 .as_ref()
                 .and_then(|l| *l.activation_seconds.lock().unwrap_or_else(|p| p.into_inner())),
             error: r.error.clone(),
+            tuning: live
+                .as_ref()
+                .and_then(|l| l.tuning.lock().unwrap_or_else(|p| p.into_inner()).clone()),
             created_unix_ms: r.created_ms,
             finished_unix_ms: r.state.is_terminal().then_some(r.updated_ms),
         }
@@ -382,8 +390,6 @@ impl Inner {
         let running =
             JobUpdate { state: Some(JobState::Running), progress: Some(0.0), ..Default::default() };
         self.store.update_job(live.id, &running)?;
-        let algorithm: Algorithm = req.model.parse()?;
-        let config = ModelConfig::from_spec(&ModelSpec::from_json(algorithm, &req.params)?)?;
         let holdout = req.holdout.filter(|&h| h > 0.0);
 
         // 1. Snapshot.
@@ -398,6 +404,16 @@ impl Inner {
         }
         self.store
             .update_job(live.id, &JobUpdate { progress: Some(0.05), ..Default::default() })?;
+
+        // 1b. The spec, or with "auto" the search's pick (the search reads the snapshot only).
+        let (config, search_record) = if req.model == crate::tuning::AUTO {
+            let (config, record) = crate::tuning::search(self, live, req, &matrix)?;
+            (config, Some(record))
+        } else {
+            let algorithm: Algorithm = req.model.parse()?;
+            (ModelConfig::from_spec(&ModelSpec::from_json(algorithm, &req.params)?)?, None)
+        };
+        let algorithm = config.algorithm();
 
         // 2-3. Evaluate on a holdout split, then train on everything: the shared pipeline.
         let plan = training::Plan {
@@ -421,6 +437,10 @@ impl Inner {
             serde_json::to_value(&metrics).map_err(|e| Error::Internal(e.to_string()))?;
         registry_metrics["index"] =
             serde_json::to_value(&index).map_err(|e| Error::Internal(e.to_string()))?;
+        if let Some(record) = search_record {
+            // The search's table travels with the version it produced.
+            registry_metrics["tuning"] = record;
+        }
 
         // 4. Register, with users erased meanwhile removed.
         let record = {
@@ -495,6 +515,7 @@ pub(crate) fn model_info(r: &ModelRecord) -> dto::ModelInfo {
         params: r.params.clone(),
         metrics: metrics_map(&r.metrics),
         index: r.metrics.get("index").and_then(|i| serde_json::from_value(i.clone()).ok()),
+        tuning: r.metrics.get("tuning").cloned(),
         size_bytes: r.size_bytes,
         created_unix_ms: r.created_ms,
         watermark: r.trained_events_seq,

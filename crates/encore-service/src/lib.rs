@@ -56,6 +56,7 @@ mod service;
 mod state;
 pub mod stats;
 pub mod training;
+pub mod tuning;
 pub mod users;
 pub mod validate;
 

@@ -185,6 +185,7 @@ fn prepare(args: &Args, data_dir: &std::path::Path) -> anyhow::Result<Encore> {
             .unwrap_or_default(),
         holdout: None,
         activate: Some(ActivatePolicy::Always),
+        ..Default::default()
     };
     eprintln!("training iALS (64 factors)…");
     let job = service.start_training(CATALOG, &request).context("cannot start training")?;

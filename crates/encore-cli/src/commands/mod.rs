@@ -15,3 +15,4 @@ pub mod serve;
 pub mod similar;
 mod specs;
 pub mod train;
+pub mod tune;

@@ -15,4 +15,5 @@ mod items;
 mod models;
 mod ops;
 mod recommend;
+mod tune;
 mod users;

@@ -88,6 +88,7 @@ pub fn ials(activate: ActivatePolicy, holdout: Option<f64>) -> TrainRequest {
         params: params.as_object().unwrap().clone(),
         holdout,
         activate: Some(activate),
+        ..Default::default()
     }
 }
 

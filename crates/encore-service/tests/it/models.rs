@@ -33,6 +33,7 @@ fn jobs_report_metrics_and_follow_the_activation_policy() {
         params: Default::default(),
         holdout: Some(0.2),
         activate: None,
+        ..Default::default()
     };
     let j = train(&svc, "music", &pop);
     assert_eq!(j.activated, Some(false), "{j:?}");
@@ -146,6 +147,7 @@ fn jobs_can_be_cancelled_queued_or_running() {
             params: params.as_object().unwrap().clone(),
             holdout: None,
             activate: None,
+            ..Default::default()
         }
     };
     // One training thread: the second job waits in the queue behind the first.

@@ -249,6 +249,7 @@ fn item_based_models_serve_every_source_too() {
             params: Default::default(),
             holdout: None,
             activate: Some(encore_service::dto::ActivatePolicy::Always),
+            ..Default::default()
         };
         train(&svc, "music", &req);
         let r = svc.recommend("music", &user_req("u5", 5)).unwrap();
@@ -305,6 +306,7 @@ fn concurrent_on_demand_requests_get_the_answers_of_requests_alone() {
                 params: params.as_object().unwrap().clone(),
                 holdout: None,
                 activate: Some(ActivatePolicy::Always),
+                ..Default::default()
             },
         )
         .unwrap();

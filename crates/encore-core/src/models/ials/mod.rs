@@ -94,6 +94,21 @@ impl IalsModel {
         matrix: &InteractionMatrix,
         opts: &FitOptions<'_>,
     ) -> crate::Result<Self> {
+        Self::fit_with_checkpoints(config, matrix, opts, &[], &mut |_| true)
+    }
+
+    /// [`IalsModel::fit`] that also hands a copy of the model after each epoch listed in
+    /// `checkpoints` to `at_checkpoint` (its config says `iterations = epoch`, so it is exactly
+    /// the model `fit` would give with that many iterations). Returning false stops training
+    /// there: the tuner picks the iteration count by watching validation quality this way.
+    /// The model returned is the one after the last epoch run.
+    pub fn fit_with_checkpoints(
+        config: &IalsConfig,
+        matrix: &InteractionMatrix,
+        opts: &FitOptions<'_>,
+        checkpoints: &[usize],
+        at_checkpoint: &mut dyn FnMut(IalsModel) -> bool,
+    ) -> crate::Result<Self> {
         let k = config.factors;
         let (n_users, n_items) = (matrix.n_rows(), matrix.n_cols());
         if let Some(limit) = opts.memory_limit_bytes {
@@ -140,6 +155,22 @@ impl IalsModel {
                 x_gram.iter().zip(&y_gram).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum();
             let loss = all_pairs + items.observed + users.regularization + items.regularization;
             observer.on_epoch(epoch, Some(loss / matrix.nnz().max(1) as f64));
+            if checkpoints.contains(&epoch) && epoch < config.iterations {
+                let so_far = IalsConfig { iterations: epoch, ..config.clone() };
+                let (xs, ys) = (x.clone().into(), y.clone().into());
+                let copy = Self::from_factors(so_far, n_users, n_items, xs, ys, y_gram.clone());
+                if !at_checkpoint(copy) {
+                    let so_far = IalsConfig { iterations: epoch, ..config.clone() };
+                    return Ok(Self::from_factors(
+                        so_far,
+                        n_users,
+                        n_items,
+                        x.into(),
+                        y.into(),
+                        y_gram,
+                    ));
+                }
+            }
         }
         Ok(Self::from_factors(config.clone(), n_users, n_items, x.into(), y.into(), y_gram))
     }

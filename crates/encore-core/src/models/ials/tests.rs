@@ -392,3 +392,26 @@ fn memory_limit_and_cancellation_are_honoured() {
         Err(crate::Error::Cancelled)
     ));
 }
+
+#[test]
+fn a_checkpoint_is_the_model_of_that_many_epochs_and_can_stop_training() {
+    let m = clustered(40, 30, 11);
+    let cfg = config("ials:factors=4,iterations=6");
+    let opts = FitOptions::default();
+    let mut seen = Vec::new();
+    let last = IalsModel::fit_with_checkpoints(&cfg, &m, &opts, &[2, 4], &mut |model| {
+        seen.push(model);
+        true
+    })
+    .unwrap();
+    assert_eq!(seen.iter().map(|s| s.config().iterations).collect::<Vec<_>>(), vec![2, 4]);
+    assert_eq!(last.config().iterations, 6);
+    let direct = IalsModel::fit(&config("ials:factors=4,iterations=4"), &m, &opts).unwrap();
+    assert_eq!(seen[1].item_factor(3), direct.item_factor(3));
+    assert_eq!(seen[1].user_factor(5), direct.user_factor(5));
+    // Returning false stops there, with that epoch's model.
+    let stopped =
+        IalsModel::fit_with_checkpoints(&cfg, &m, &opts, &[2, 4], &mut |_| false).unwrap();
+    assert_eq!(stopped.config().iterations, 2);
+    assert_eq!(stopped.item_factor(0), seen[0].item_factor(0));
+}
