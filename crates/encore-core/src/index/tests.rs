@@ -130,7 +130,7 @@ fn filters_and_exclusions_apply_during_the_scan() {
     let (m, train) = model(true);
     let index = build(&m, &train, &cfg()).unwrap();
     let f = m.factor_scoring().unwrap();
-    let keep = |i: u32| i % 3 != 0;
+    let keep = |i: u32| !i.is_multiple_of(3);
     for u in [0usize, 17, 299] {
         let v = &m.users[u * 16..(u + 1) * 16];
         let exclude = train.row(u).indices;

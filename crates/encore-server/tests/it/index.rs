@@ -40,8 +40,8 @@ async fn the_index_is_shown_in_the_models_route_and_metrics() {
 
     let metrics = app.get("/metrics").await;
     let text = metrics.body.as_str().unwrap();
-    let line = format!(r#"encore_index_recall_at_10{{catalog="music",version="v1"}} "#);
-    let value = text.lines().find_map(|l| l.strip_prefix(line.as_str())).expect(text);
+    let line = r#"encore_index_recall_at_10{catalog="music",version="v1"} "#;
+    let value = text.lines().find_map(|l| l.strip_prefix(line)).expect(text);
     assert_eq!(value.parse::<f64>().unwrap(), stored.recall_at_10);
 
     // A catalogue trained without an index says so with null.

@@ -153,10 +153,10 @@ fn on_demand_requests_use_the_index_with_filters_and_exact_bypasses_it() {
             }),
             ..req.clone()
         };
-        let keep_tracks = |m: u32| keep_model(m) && number(file.items.id(m)) % 2 == 0;
+        let keep_tracks = |m: u32| keep_model(m) && number(file.items.id(m)).is_multiple_of(2);
         let got = ids(&svc, &tracks);
         assert_eq!(got, to_ids(index.top_n(f, &v, 10, None, &model_hist, &keep_tracks)));
-        assert!(got.iter().all(|(id, _)| number(id) % 2 == 0 && available(id)));
+        assert!(got.iter().all(|(id, _)| number(id).is_multiple_of(2) && available(id)));
         let exact_tracks = RecommendRequest { exact: Some(true), ..tracks };
         let want = to_ids(top_n_filtered(&scores, 10, &model_hist, keep_tracks));
         assert_eq!(ids(&svc, &exact_tracks), want);
