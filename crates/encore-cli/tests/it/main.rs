@@ -15,3 +15,4 @@ mod reliability_crash;
 mod reliability_load;
 mod server_harness;
 mod server_process;
+mod tune;
