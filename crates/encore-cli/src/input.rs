@@ -1,13 +1,15 @@
 //! Reading interaction files for the commands: a spinner while reading, a one-line summary after,
-//! and the `--format` argument.
+//! the `--format` argument, and the `--database` option of the commands that open a store.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 use encore_core::data::{Dataset, Format, Interactions, ReadOptions, read_interactions};
 use encore_core::eval::TestSet;
 use encore_core::ids::IdMap;
+use encore_store::{PostgresStore, SqliteStore, Store};
 
 use crate::progress::Ui;
 
@@ -109,4 +111,65 @@ pub fn read_test_set(
         );
     }
     Ok(test)
+}
+
+/// `--database URL` of `serve`, `import`, `import-items` and `keys`: which store to open.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatabaseArg {
+    /// PostgreSQL database to use instead of the SQLite file in --data-dir:
+    /// postgres://user[:password]@host[:port]/dbname. With it, --data-dir holds only the model
+    /// files.
+    #[arg(long = "database", value_name = "URL", env = "ENCORE_DATABASE_URL")]
+    pub url: Option<String>,
+}
+
+impl DatabaseArg {
+    /// Opens the store: PostgreSQL when a URL is given (creating `data_dir` for the model
+    /// files), else the SQLite file in `data_dir`, as before `--database` existed.
+    pub fn open_store(&self, data_dir: &Path) -> anyhow::Result<Arc<dyn Store>> {
+        match &self.url {
+            None => {
+                let store = SqliteStore::open(data_dir)
+                    .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+                Ok(Arc::new(store))
+            }
+            Some(url) => {
+                std::fs::create_dir_all(data_dir)
+                    .with_context(|| format!("cannot create {}", data_dir.display()))?;
+                let store = PostgresStore::connect(url).with_context(|| {
+                    format!("cannot open the database {} (--database)", redact_password(url))
+                })?;
+                Ok(Arc::new(store))
+            }
+        }
+    }
+}
+
+/// A database URL with its password replaced by `***`, for messages.
+pub fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{path}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod database_tests {
+    use super::redact_password;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact_password("postgres://enc:s3cret@db:5432/encore"),
+            "postgres://enc:***@db:5432/encore"
+        );
+        assert_eq!(redact_password("postgres://root@db/encore"), "postgres://root@db/encore");
+        assert_eq!(redact_password("not a url"), "not a url");
+    }
 }

@@ -19,16 +19,28 @@ use crate::access::{Access, CreateKey, CreatedKey, KeyInfo, KeyList};
 use crate::error::Result;
 
 /// A data directory opened for offline use cases.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DataDir {
     path: PathBuf,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
+}
+
+impl std::fmt::Debug for DataDir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataDir").field("path", &self.path).finish_non_exhaustive()
+    }
 }
 
 impl DataDir {
     /// Opens (creating if needed) the store of `path` (`DIR/encore.db`).
     pub fn open(path: &Path) -> Result<Self> {
-        Ok(Self { path: path.to_path_buf(), store: Arc::new(SqliteStore::open(path)?) })
+        Ok(Self::with_store(path, Arc::new(SqliteStore::open(path)?)))
+    }
+
+    /// The use cases over a given store (`encore … --database postgres://…`); `path` is the
+    /// local directory of the model files.
+    pub fn with_store(path: &Path, store: Arc<dyn Store>) -> Self {
+        Self { path: path.to_path_buf(), store }
     }
 
     /// The directory.
@@ -124,7 +136,6 @@ impl DataDir {
     }
 
     fn access(&self) -> Result<Access> {
-        let store: Arc<dyn Store> = self.store.clone();
-        Access::open(store)
+        Access::open(Arc::clone(&self.store))
     }
 }

@@ -11,7 +11,7 @@ use anyhow::Context;
 use encore_core::data::{Format, ReadOptions};
 use encore_service::offline::DataDir;
 
-use crate::input::{FORMAT_HELP, parse_catalog, parse_format};
+use crate::input::{DatabaseArg, FORMAT_HELP, parse_catalog, parse_format};
 use crate::progress::Ui;
 
 /// Options of `encore import`.
@@ -21,6 +21,9 @@ pub struct Args {
     /// The data directory (created if needed); the database is DIR/encore.db.
     #[arg(long, value_name = "DIR")]
     pub data_dir: PathBuf,
+
+    #[command(flatten)]
+    pub database: DatabaseArg,
 
     /// The catalog to import into (created if absent): 1-64 of a-z, 0-9, '_', '-', starting
     /// with a letter or digit.
@@ -47,8 +50,7 @@ pub struct Args {
 
 /// Runs `encore import` through the service's [`DataDir::import_events`].
 pub fn run(args: Args, ui: &Ui) -> anyhow::Result<()> {
-    let dir = DataDir::open(&args.data_dir)
-        .with_context(|| format!("cannot open the store in {}", args.data_dir.display()))?;
+    let dir = DataDir::with_store(&args.data_dir, args.database.open_store(&args.data_dir)?);
     let options = ReadOptions { format: args.format, skip_bad_lines: args.skip_bad_lines };
     let spinner = ui.spinner(format!("importing {}", args.file.display()));
     let result = dir.import_events(&args.catalog, &args.file, &options, &mut |rows| {
@@ -85,6 +87,7 @@ mod tests {
     fn args(data_dir: &std::path::Path, file: &str, skip_bad_lines: bool) -> Args {
         Args {
             data_dir: data_dir.to_path_buf(),
+            database: crate::input::DatabaseArg { url: None },
             catalog: "films".into(),
             format: Format::Auto,
             skip_bad_lines,

@@ -19,6 +19,9 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub data_dir: PathBuf,
 
+    #[command(flatten)]
+    pub database: crate::input::DatabaseArg,
+
     /// The catalog to load the items into (created if absent): 1-64 of a-z, 0-9, '_', '-',
     /// starting with a letter or digit.
     #[arg(long, value_name = "NAME", value_parser = crate::input::parse_catalog)]
@@ -44,8 +47,7 @@ fn parse_item_format(text: &str) -> Result<ItemFormat, String> {
 
 /// Runs `encore import-items` through the service's [`DataDir::import_items`].
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let dir = DataDir::open(&args.data_dir)
-        .with_context(|| format!("cannot open the store in {}", args.data_dir.display()))?;
+    let dir = DataDir::with_store(&args.data_dir, args.database.open_store(&args.data_dir)?);
     let report = dir.import_items(&args.catalog, &args.file, args.format).with_context(|| {
         format!("cannot import items from {} into catalog `{}`", args.file.display(), args.catalog)
     })?;
@@ -81,6 +83,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let args = |file: &str, format: ItemFormat| Args {
             data_dir: dir.path().to_path_buf(),
+            database: crate::input::DatabaseArg { url: None },
             catalog: "films".into(),
             format,
             json: false,

@@ -7,9 +7,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use encore_service::access::{CreateKey, KeyInfo, Role};
 use encore_service::offline::DataDir;
+
+use crate::input::DatabaseArg;
 
 /// Manage API keys (`Authorization: Bearer <key>` on every `/v1` route).
 #[derive(Debug, clap::Args)]
@@ -34,6 +35,8 @@ struct CreateArgs {
     /// Data directory of the service.
     #[arg(long, value_name = "DIR", env = "ENCORE_DATA_DIR")]
     data_dir: PathBuf,
+    #[command(flatten)]
+    database: DatabaseArg,
     /// `reader` (recommend, similar, item reads), `writer` (+ events and item writes) or `admin`
     /// (everything: catalogs, models, training, user data, keys, audit log).
     #[arg(long, value_name = "ROLE", value_parser = parse_role)]
@@ -54,6 +57,8 @@ struct ListArgs {
     /// Data directory of the service.
     #[arg(long, value_name = "DIR", env = "ENCORE_DATA_DIR")]
     data_dir: PathBuf,
+    #[command(flatten)]
+    database: DatabaseArg,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -64,6 +69,8 @@ struct RevokeArgs {
     /// Data directory of the service.
     #[arg(long, value_name = "DIR", env = "ENCORE_DATA_DIR")]
     data_dir: PathBuf,
+    #[command(flatten)]
+    database: DatabaseArg,
     /// Id of the key (see `encore keys list`).
     id: u64,
 }
@@ -72,16 +79,15 @@ fn parse_role(text: &str) -> Result<Role, String> {
     Role::parse(text).ok_or_else(|| format!("unknown role `{text}`; use reader, writer or admin"))
 }
 
-fn open(data_dir: &std::path::Path) -> anyhow::Result<DataDir> {
-    DataDir::open(data_dir)
-        .with_context(|| format!("cannot open the data directory {}", data_dir.display()))
+fn open(data_dir: &std::path::Path, database: &DatabaseArg) -> anyhow::Result<DataDir> {
+    Ok(DataDir::with_store(data_dir, database.open_store(data_dir)?))
 }
 
 /// Runs `encore keys …`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         KeysCommand::Create(a) => {
-            let created = open(&a.data_dir)?.create_key(&CreateKey {
+            let created = open(&a.data_dir, &a.database)?.create_key(&CreateKey {
                 name: a.name,
                 role: a.role,
                 catalog: a.catalog,
@@ -101,7 +107,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
         KeysCommand::List(a) => {
-            let keys = open(&a.data_dir)?.list_keys()?;
+            let keys = open(&a.data_dir, &a.database)?.list_keys()?;
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&keys)?);
             } else {
@@ -123,7 +129,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
         KeysCommand::Revoke(a) => {
-            let key = open(&a.data_dir)?.revoke_key(a.id)?;
+            let key = open(&a.data_dir, &a.database)?.revoke_key(a.id)?;
             println!("revoked key {} `{}` ({})", key.id, key.name, key.prefix);
         }
     }

@@ -17,6 +17,8 @@ pub struct Args {
     /// Directory holding the database and the model files (created when absent).
     #[arg(long, value_name = "DIR", env = "ENCORE_DATA_DIR")]
     pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub database: crate::input::DatabaseArg,
     /// Address to listen on. The default is loopback only. A non-loopback address needs TLS
     /// (`--tls-cert`, `--tls-key`) or an explicit `--insecure-listen`.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080", env = "ENCORE_LISTEN")]
@@ -160,7 +162,8 @@ fn open(args: &Args) -> anyhow::Result<AppState> {
     service_config.candidates_per_user = usize::from(args.candidates_per_user);
     service_config.candidate_memory_bytes = args.candidate_memory;
     service_config.index_min_items = args.index_min_items;
-    let service = Encore::open_unloaded(service_config)
+    let store = args.database.open_store(&args.data_dir)?;
+    let service = Encore::with_store_unloaded(service_config, store)
         .with_context(|| format!("cannot open the data directory {}", args.data_dir.display()))?;
     let config = ServerConfig {
         listen: args.listen,

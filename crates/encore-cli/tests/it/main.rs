@@ -9,6 +9,7 @@ mod errors;
 mod evaluate;
 mod parity;
 mod pipeline;
+mod postgres_backend;
 mod reliability_bad_input;
 mod reliability_common;
 mod reliability_crash;
