@@ -1,14 +1,20 @@
 //! # encore-store — where Encore keeps things
 //!
 //! Catalogs, item metadata, users, events, the model registry, training jobs, API keys and the
-//! audit log live in one embedded SQLite database, `DIR/encore.db`; model files live beside it
-//! under `DIR` and the registry records their paths relative to `DIR`.
+//! audit log live in one database: by default an embedded SQLite file, `DIR/encore.db`, or a
+//! PostgreSQL database named by a URL (`encore … --database postgres://…`). Model files live
+//! under `DIR` either way, and the registry records their paths relative to `DIR`.
 //!
-//! - [`Store`] is the interface the service programs against (object-safe: `Arc<dyn Store>`), so a
-//!   PostgreSQL back end can be added without touching the handlers.
-//! - [`SqliteStore`] implements it: WAL journal, `synchronous=FULL` (an acknowledged append survives
-//!   power loss), foreign keys on, schema migrations applied at open, one writer connection plus
-//!   a pool of readers that never wait for the writer.
+//! - [`Store`] is the interface the service programs against (object-safe: `Arc<dyn Store>`); its
+//!   contract (atomic batches, global sequence numbers, error kinds) is tested by one suite
+//!   against both back ends (`tests/it`, `contract_test!`).
+//! - [`SqliteStore`] implements it on a file: WAL journal, `synchronous=FULL` (an acknowledged
+//!   append survives power loss), foreign keys on, schema migrations applied at open, one writer
+//!   connection plus a pool of readers that never wait for the writer.
+//! - [`PostgresStore`] implements it on PostgreSQL 15+: a pool of synchronous `postgres`
+//!   connections, versioned migrations under an advisory lock (a newer schema is refused), reads
+//!   in one REPEATABLE READ snapshot, bulk import with binary `COPY`, and
+//!   [`Error::Unavailable`] when the server cannot be reached (the server answers 503).
 //! - [`limits`] documents and enforces what ids, weights and metadata may look like.
 //! - [`item_files`] reads item metadata files (Last.fm `artists.dat`, MovieLens `u.item` and
 //!   `movies.csv`, generic CSV) for `encore import-items`.
@@ -30,7 +36,8 @@
 //! ```
 //!
 //! The import, training-stream, append, history and erasure speeds measured with the
-//! `import_bench` example are in `bench/README.md`.
+//! `import_bench` example, and the PostgreSQL import against SQLite (`bench/pg_import.sh`), are in
+//! `bench/README.md`.
 
 mod clock;
 pub mod error;
