@@ -243,4 +243,17 @@ mod tests {
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
     }
+
+    #[test]
+    fn a_database_that_is_away_answers_503_with_retry_after() {
+        let lost = encore_store::Error::Unavailable("connection refused".into());
+        let error = ApiError::from(encore_service::Error::Store(lost));
+        assert_eq!(
+            (error.status, error.code),
+            (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
+        );
+        let response = error.into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+    }
 }
