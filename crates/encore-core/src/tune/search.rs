@@ -14,7 +14,7 @@ use crate::models::Algorithm;
 
 /// A trial may not be started when its estimated time exceeds this share of the time left, so
 /// one expensive algorithm (EASE on a large catalogue) cannot eat the rest of the budget.
-const MAX_SHARE_OF_REMAINING: f64 = 0.5;
+const MAX_SHARE_OF_REMAINING: f64 = 0.25;
 /// How sharply algorithm draws favour the best: weight = exp(SHARPNESS · (best_a / best − 1)),
 /// so an algorithm 10 % behind is drawn about a seventh as often.
 const SHARPNESS: f64 = 20.0;

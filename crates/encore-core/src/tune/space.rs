@@ -129,7 +129,16 @@ impl Sampler {
 
     /// A draw near `around`: each numeric parameter moves by a factor of up to ±1.6 on its log
     /// scale, each choice is kept with probability 3/4 (so the search also exploits what it found).
+    /// A default candidate (no parameters) is perturbed around the defaults written out.
     pub fn perturb(&mut self, around: &Candidate) -> Candidate {
+        let explicit;
+        let around = if around.params.is_empty() {
+            explicit =
+                Candidate { algorithm: around.algorithm, params: defaults(around.algorithm) };
+            &explicit
+        } else {
+            around
+        };
         let params = match around.algorithm {
             Algorithm::Ials => self.ials(Some(around)),
             Algorithm::Ease => self.ease(Some(around)),
@@ -266,6 +275,30 @@ impl Sampler {
     }
 }
 
+/// The defaults of each algorithm as spec pairs (those of `ModelConfig::from_spec` without
+/// parameters), so that the search can explore around them.
+fn defaults(algorithm: Algorithm) -> Vec<(&'static str, String)> {
+    let pairs: &[(&'static str, &str)] = match algorithm {
+        Algorithm::Ials => &[
+            ("factors", "64"),
+            ("confidence", "log1p"),
+            ("alpha", "1.5"),
+            ("regularization", "1"),
+            ("reg_exponent", "0.75"),
+            ("unobserved_weight", "0.01"),
+        ],
+        Algorithm::Ease => &[("lambda", "1000"), ("dropout", "0.5"), ("weighting", "log")],
+        Algorithm::ItemKnn => {
+            &[("neighbours", "100"), ("weighting", "bm25"), ("k1", "1.2"), ("b", "0.75")]
+        }
+        Algorithm::Bpr => {
+            &[("factors", "64"), ("learning_rate", "0.05"), ("regularization", "0.01")]
+        }
+        Algorithm::Popularity => &[],
+    };
+    pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
+}
+
 /// Three significant digits, written without exponent so specs stay readable.
 fn round3(v: f64) -> String {
     if v == 0.0 {
@@ -308,6 +341,16 @@ mod tests {
         for _ in 0..100 {
             let f: usize = s.sample(Algorithm::Ials).get("factors").unwrap().parse().unwrap();
             assert!(f <= 64, "{f}");
+        }
+    }
+
+    #[test]
+    fn written_out_defaults_are_the_defaults() {
+        for alg in Algorithm::ALL {
+            let bare = ModelConfig::from_spec(&ModelSpec::parse(alg.name()).unwrap()).unwrap();
+            let text = Candidate { algorithm: alg, params: defaults(alg) }.spec_with(&[]);
+            let written = ModelConfig::from_spec(&ModelSpec::parse(&text).unwrap()).unwrap();
+            assert_eq!(bare, written, "{text}");
         }
     }
 
