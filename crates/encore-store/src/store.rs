@@ -1,8 +1,8 @@
 //! The [`Store`] trait: everything the service asks of persistence.
 //!
-//! The trait is synchronous (SQLite is a blocking library; the server calls the service from
-//! `spawn_blocking`), `Send + Sync`, and object-safe, so the service holds an `Arc<dyn Store>` and a
-//! PostgreSQL back end for several replicas can be added later without touching the handlers.
+//! The trait is synchronous (SQLite and the `postgres` client are blocking libraries; the server
+//! calls the service from `spawn_blocking`), `Send + Sync`, and object-safe, so the service holds
+//! an `Arc<dyn Store>`: [`crate::SqliteStore`] or [`crate::PostgresStore`], chosen at start-up.
 //!
 //! Contract shared by every back end:
 //! - Every method that names a catalog fails with [`crate::Error::NotFound`] (`kind = "catalog"`)
@@ -11,6 +11,8 @@
 //! - Every write is atomic: a batch is stored entirely or not at all, and a method returns only
 //!   after its transaction is durably committed.
 //! - Inputs are checked against [`crate::limits`] and rejected with [`crate::Error::Invalid`].
+//! - A database that cannot be reached is [`crate::Error::Unavailable`]; the call committed
+//!   nothing.
 
 use std::path::Path;
 
@@ -213,8 +215,9 @@ pub trait Store: Send + Sync {
 
     // ----- maintenance -----
 
-    /// Checks the database (`PRAGMA integrity_check` and `foreign_key_check`); returns the
-    /// problems found (empty when the store is consistent).
+    /// Checks the database (SQLite: `PRAGMA integrity_check` and `foreign_key_check`;
+    /// PostgreSQL: orphaned events, duplicate or out-of-range sequence numbers, more than one
+    /// active model); returns the problems found (empty when the store is consistent).
     fn integrity_check(&self) -> Result<Vec<String>>;
 
     // ----- statistics (read-only; the dashboard's charts and item search) -----

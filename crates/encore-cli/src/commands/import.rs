@@ -18,7 +18,8 @@ use crate::progress::Ui;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  encore import --data-dir ./data --catalog music plays.tsv")]
 pub struct Args {
-    /// The data directory (created if needed); the database is DIR/encore.db.
+    /// The data directory (created if needed); the database is DIR/encore.db unless
+    /// `--database` names one.
     #[arg(long, value_name = "DIR")]
     pub data_dir: PathBuf,
 

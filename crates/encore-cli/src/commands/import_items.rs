@@ -15,7 +15,8 @@ use encore_store::item_files::ItemFormat;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  encore import-items --data-dir ./data --catalog films u.item")]
 pub struct Args {
-    /// The data directory (created if needed); the database is DIR/encore.db.
+    /// The data directory (created if needed); the database is DIR/encore.db unless
+    /// `--database` names one.
     #[arg(long, value_name = "DIR")]
     pub data_dir: PathBuf,
 

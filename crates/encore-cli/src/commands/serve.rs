@@ -14,7 +14,8 @@ use encore_service::{Encore, ServiceConfig};
 /// Serve the recommendation API over HTTP (JSON; `/docs` for the API reference).
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Directory holding the database and the model files (created when absent).
+    /// Directory holding the database and the model files (created when absent); with
+    /// `--database`, only the model files.
     #[arg(long, value_name = "DIR", env = "ENCORE_DATA_DIR")]
     pub data_dir: PathBuf,
     #[command(flatten)]
