@@ -78,10 +78,12 @@ impl TrainingObserver for PhaseObserver<'_> {
 
 /// The job's view of the training pipeline: each fit reports into its share of the progress
 /// (holdout fit 0.05–0.45, final fit up to 0.95), and the holdout metrics are recorded at once.
+/// After the search of an `auto` job (0.05–0.85) the fits share what is left.
 struct JobProgress<'a> {
     inner: &'a Inner,
     job: &'a LiveJob,
     holdout: bool,
+    searched: bool,
 }
 
 impl training::Progress for JobProgress<'_> {
@@ -90,20 +92,28 @@ impl training::Progress for JobProgress<'_> {
         stage: training::Stage,
         run: &mut dyn FnMut(&dyn TrainingObserver) -> Result<encore_core::models::Model>,
     ) -> Result<encore_core::models::Model> {
+        let (first, end) = if self.searched { (0.85, 0.95) } else { (0.05, 0.95) };
+        let middle = (first + end) / 2.0;
         let start = match stage {
-            training::Stage::Measure => 0.05,
-            training::Stage::Final if self.holdout => 0.5,
-            training::Stage::Final => 0.05,
+            training::Stage::Measure => first,
+            training::Stage::Final if self.holdout => middle,
+            training::Stage::Final => first,
         };
-        let span = if stage == training::Stage::Measure { 0.4 } else { 0.95 - start };
+        // The measuring fit ends a little before the middle, where its evaluation is recorded.
+        let span = if stage == training::Stage::Measure {
+            (middle - first) * 8.0 / 9.0
+        } else {
+            end - start
+        };
         run(&PhaseObserver { inner: self.inner, job: self.job, start, span })
     }
 
     fn evaluated(&self, metrics: &encore_core::eval::Metrics) -> Result<()> {
         let metrics = serde_json::to_value(training::named_metrics(metrics))
             .map_err(|e| Error::Internal(e.to_string()))?;
+        let middle = if self.searched { 0.9 } else { 0.5 };
         let update =
-            JobUpdate { progress: Some(0.5), metrics: Some(metrics), ..Default::default() };
+            JobUpdate { progress: Some(middle), metrics: Some(metrics), ..Default::default() };
         self.inner.store.update_job(self.job.id, &update)?;
         Ok(())
     }
@@ -423,7 +433,12 @@ impl Inner {
             holdout: holdout.map(|fraction| training::Holdout { fraction, k: 10 }),
         };
         let data = encore_core::data::Dataset { users, items, matrix };
-        let progress = JobProgress { inner: self, job: live, holdout: holdout.is_some() };
+        let progress = JobProgress {
+            inner: self,
+            job: live,
+            holdout: holdout.is_some(),
+            searched: search_record.is_some(),
+        };
         let training::Trained { mut artifact, metrics } =
             training::train(data, &plan, Some(format!("catalog {}", state.name)), &progress)?;
         // 3b. The approximate index of a large catalogue, measured, stored in the model file.

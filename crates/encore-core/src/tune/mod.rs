@@ -16,7 +16,7 @@
 //!
 //! Every fit polls the deadline and stops when it passes (the trial is recorded as stopped); a
 //! trial is not started when the same algorithm's earlier trials say it would take more than
-//! the time left. The very first trial always finishes, so there is always a pick. The search
+//! a quarter of the time left (so one slow algorithm cannot spend the budget). The very first trial always finishes, so there is always a pick. The search
 //! is deterministic for a seed: the sequence of trials depends only on the data, the seed and
 //! the scores, and the clock only decides where the sequence is cut (a longer budget extends the
 //! same list of trials). With [`TuneOptions::max_trials`] instead of a tight budget it is exactly

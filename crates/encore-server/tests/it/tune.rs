@@ -34,6 +34,7 @@ async fn auto_searches_trains_the_pick_and_records_the_search() {
     let body = job.ok(200);
     assert_eq!(body["state"], "succeeded", "{body} {info:?}");
     assert_eq!(body["activated"], true, "{body}");
+    assert_eq!(body["progress"], 1.0, "{body}");
     let tuning = &body["tuning"];
     assert!(tuning["trials_done"].as_u64().unwrap() >= 3, "{body}");
     assert_eq!(tuning["seconds_left"], 0.0, "{body}");
