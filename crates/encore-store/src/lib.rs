@@ -47,6 +47,8 @@ mod postgres;
 mod sqlite;
 pub mod stats;
 mod store;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 pub mod types;
 
 pub use error::{Error, Resource, Result};

@@ -4,7 +4,8 @@
 //! The contract tests ([`contract_test!`]) run against both back ends: each body gets a
 //! [`Fixture`] and becomes two tests, `NAME::sqlite` and `NAME::postgres`. The PostgreSQL
 //! fixture creates a database of its own on the server named by `ENCORE_TEST_DATABASE_URL`
-//! (default `postgres://root@127.0.0.1:5432/postgres`) and drops it afterwards, so tests run in
+//! (default `postgres://root@127.0.0.1:5432/postgres`) and drops it afterwards
+//! ([`encore_store::test_support`], shared with the service's tests), so tests run in
 //! parallel without sharing state. Tests of one back end's own behaviour (SQLite file durability,
 //! PostgreSQL migrations and connection errors) are plain `#[test]`s.
 
@@ -40,65 +41,10 @@ mod security;
 mod stats;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use encore_store::{NewEvent, PostgresStore, SqliteStore, Store};
 
-/// Where the PostgreSQL tests create their databases.
-pub const DEFAULT_TEST_DATABASE_URL: &str = "postgres://root@127.0.0.1:5432/postgres";
-
-/// The server URL the PostgreSQL tests use.
-pub fn test_database_url() -> String {
-    std::env::var("ENCORE_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.to_owned())
-}
-
-/// A database of its own on the test server, dropped (connections and all) when this is.
-pub struct TestDatabase {
-    admin_url: String,
-    name: String,
-    /// The URL of the new database.
-    pub url: String,
-}
-
-impl TestDatabase {
-    /// Creates `encore_test_<pid>_<counter>`.
-    pub fn create() -> TestDatabase {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let admin_url = test_database_url();
-        let name = format!(
-            "encore_test_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let mut admin =
-            postgres::Client::connect(&admin_url, postgres::NoTls).unwrap_or_else(|e| {
-                panic!("cannot reach PostgreSQL at {admin_url} (set ENCORE_TEST_DATABASE_URL): {e}")
-            });
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
-        let url = match admin_url.split_once('?') {
-            Some((base, query)) => format!("{}?{query}", with_dbname(base, &name)),
-            None => with_dbname(&admin_url, &name),
-        };
-        TestDatabase { admin_url, name, url }
-    }
-}
-
-/// `postgres://…/OLD` with the database name replaced.
-fn with_dbname(url: &str, name: &str) -> String {
-    let (base, _) = url.rsplit_once('/').expect("the test URL names a database");
-    format!("{base}/{name}")
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        // WITH (FORCE) terminates the connections still open (a pool the test did not drop).
-        if let Ok(mut admin) = postgres::Client::connect(&self.admin_url, postgres::NoTls) {
-            let _ =
-                admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
-        }
-    }
-}
+pub use encore_store::test_support::TestDatabase;
 
 /// One back end's fresh, empty store and a temporary directory for the files a test writes.
 pub struct Fixture {
