@@ -1,5 +1,8 @@
-//! Shared fixtures: a service on a temporary directory and a small catalog with planted tastes.
+//! Shared fixtures: a service over one back end ([`Backend`]) and a small catalog with planted
+//! tastes.
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use encore_service::dto::{
@@ -7,13 +10,15 @@ use encore_service::dto::{
     UpsertItems,
 };
 use encore_service::{Encore, ServiceConfig};
+use encore_store::test_support::TestDatabase;
+use encore_store::{PostgresStore, SqliteStore, Store};
 
 /// Users `u0…u79` in four taste groups; items `i0…i39`, group `g = i / 10`.
 pub const USERS: usize = 80;
 /// Number of items.
 pub const ITEMS: usize = 40;
 
-pub fn config(dir: &std::path::Path) -> ServiceConfig {
+pub fn config(dir: &Path) -> ServiceConfig {
     let mut c = ServiceConfig::new(dir);
     c.training_threads = 1;
     c.precompute_threads = 1;
@@ -21,8 +26,60 @@ pub fn config(dir: &std::path::Path) -> ServiceConfig {
     c
 }
 
-pub fn open(dir: &std::path::Path) -> Encore {
-    Encore::open(config(dir)).expect("service opens")
+/// One back end for a test: a temporary data directory (model files, and the SQLite file on
+/// SQLite) and, on PostgreSQL, a database of its own, dropped with the fixture.
+pub struct Backend {
+    dir: tempfile::TempDir,
+    database: Option<TestDatabase>,
+}
+
+impl Backend {
+    /// The SQLite store in a temporary data directory.
+    pub fn sqlite() -> Backend {
+        Backend { dir: tempfile::tempdir().expect("temp dir"), database: None }
+    }
+
+    /// A PostgreSQL store on a fresh database; the data directory holds only model files.
+    pub fn postgres() -> Backend {
+        Backend {
+            dir: tempfile::tempdir().expect("temp dir"),
+            database: Some(TestDatabase::create()),
+        }
+    }
+
+    /// The data directory (model files under `models/`).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Opens the store (again: a second call sees what the first stored, as after a restart).
+    pub fn store(&self) -> Arc<dyn Store> {
+        match &self.database {
+            None => Arc::new(SqliteStore::open(self.dir()).expect("open SQLite store")),
+            Some(db) => {
+                Arc::new(PostgresStore::connect(&db.url).expect("connect PostgreSQL store"))
+            }
+        }
+    }
+
+    /// A service with [`config`] over a newly opened store.
+    pub fn open(&self) -> Encore {
+        self.open_with(config(self.dir()))
+    }
+
+    /// A service with the given configuration (its data directory should be [`Backend::dir`]).
+    pub fn open_with(&self, config: ServiceConfig) -> Encore {
+        Encore::with_store(config, self.store()).expect("service opens")
+    }
+
+    /// A service with a seeded catalog `music` and one active iALS model (`v1`).
+    pub fn trained(&self) -> Encore {
+        let svc = self.open();
+        seed(&svc, "music");
+        let info = train(&svc, "music", &ials(ActivatePolicy::Always, Some(0.2)));
+        assert_eq!(info.model_version.as_deref(), Some("v1"));
+        svc
+    }
 }
 
 /// Group of an item.
@@ -98,13 +155,4 @@ pub fn train(svc: &Encore, catalog: &str, req: &TrainRequest) -> JobInfo {
     let info = svc.wait_for_job(job.job_id, Duration::from_secs(120)).unwrap();
     assert_eq!(info.state, JobState::Succeeded, "{info:?}");
     info
-}
-
-/// A service with a seeded catalog `music` and one active iALS model (`v1`).
-pub fn trained(dir: &std::path::Path) -> Encore {
-    let svc = open(dir);
-    seed(&svc, "music");
-    let info = train(&svc, "music", &ials(ActivatePolicy::Always, Some(0.2)));
-    assert_eq!(info.model_version.as_deref(), Some("v1"));
-    svc
 }

@@ -68,10 +68,9 @@ fn number(id: &str) -> usize {
     id[1..].parse().unwrap()
 }
 
-#[test]
-fn a_large_catalogue_gets_an_index_recorded_in_the_registry_and_a_small_one_none() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Encore::open(config(dir.path())).unwrap();
+service_test! {
+fn a_large_catalogue_gets_an_index_recorded_in_the_registry_and_a_small_one_none(fx) {
+    let svc = fx.open_with(config(fx.dir()));
     seed_big(&svc);
     seed(&svc, "music");
     train(&svc, "big", &ials(ActivatePolicy::Always, None));
@@ -79,7 +78,7 @@ fn a_large_catalogue_gets_an_index_recorded_in_the_registry_and_a_small_one_none
 
     let big = &svc.list_models("big").unwrap().models[0];
     let index = big.index.as_ref().expect("600 items are above the threshold of 100");
-    let file = ModelArtifact::load(&dir.path().join("models/big/v1.enc")).unwrap();
+    let file = ModelArtifact::load(&fx.dir().join("models/big/v1.enc")).unwrap();
     let stored = file.index.as_ref().unwrap();
     assert_eq!(index.kind, "ivf");
     assert_eq!((index.clusters, index.probes), (stored.info.clusters, 1));
@@ -91,20 +90,20 @@ fn a_large_catalogue_gets_an_index_recorded_in_the_registry_and_a_small_one_none
     assert_eq!(svc.list_models("music").unwrap().models[0].index, None);
     // A restart loads the stored index instead of rebuilding it.
     drop(svc);
-    let svc = Encore::open(config(dir.path())).unwrap();
+    let svc = fx.open_with(config(fx.dir()));
     let loaded = svc.loaded_models();
     let big = loaded.iter().find(|m| m.catalog == "big").unwrap();
     assert_eq!(big.index_recall_at_10, Some(index.recall_at_10));
     assert_eq!(loaded.iter().find(|m| m.catalog == "music").unwrap().index_recall_at_10, None);
 }
+}
 
-#[test]
-fn on_demand_requests_use_the_index_with_filters_and_exact_bypasses_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Encore::open(config(dir.path())).unwrap();
+service_test! {
+fn on_demand_requests_use_the_index_with_filters_and_exact_bypasses_it(fx) {
+    let svc = fx.open_with(config(fx.dir()));
     seed_big(&svc);
     train(&svc, "big", &ials(ActivatePolicy::Always, None));
-    let file = ModelArtifact::load(&dir.path().join("models/big/v1.enc")).unwrap();
+    let file = ModelArtifact::load(&fx.dir().join("models/big/v1.enc")).unwrap();
     let rec = file.recommender();
     let f = rec.factor_scoring().unwrap();
     let index = file.index.as_ref().unwrap();
@@ -181,4 +180,5 @@ fn on_demand_requests_use_the_index_with_filters_and_exact_bypasses_it() {
         ..Default::default()
     };
     assert_eq!(ids(&svc, &user), want);
+}
 }

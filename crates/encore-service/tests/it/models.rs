@@ -9,10 +9,9 @@ use encore_service::dto::{ActivatePolicy, JobState, RecommendRequest, Source, Tr
 
 use crate::common::*;
 
-#[test]
-fn jobs_report_metrics_and_follow_the_activation_policy() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = trained(dir.path());
+service_test! {
+fn jobs_report_metrics_and_follow_the_activation_policy(fx) {
+    let svc = fx.trained();
     let models = svc.list_models("music").unwrap().models;
     assert_eq!(models.len(), 1);
     assert!(models[0].active);
@@ -58,22 +57,22 @@ fn jobs_report_metrics_and_follow_the_activation_policy() {
     assert_eq!(svc.start_training("music", &holdout).unwrap_err().class(), ErrorClass::BadRequest);
     assert_eq!(svc.job(999_999).unwrap_err().class(), ErrorClass::NotFound);
 }
+}
 
-#[test]
-fn training_an_empty_catalog_fails_the_job_not_the_service() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = open(dir.path());
+service_test! {
+fn training_an_empty_catalog_fails_the_job_not_the_service(fx) {
+    let svc = fx.open();
     svc.create_catalog(&encore_service::dto::CreateCatalog { name: "empty".into() }).unwrap();
     let job = svc.start_training("empty", &ials(ActivatePolicy::Always, None)).unwrap();
     let info = svc.wait_for_job(job.job_id, Duration::from_secs(30)).unwrap();
     assert_eq!(info.state, JobState::Failed);
     assert!(info.error.unwrap().contains("no events"));
 }
+}
 
-#[test]
-fn activation_swaps_under_load_without_failing_requests_and_rolls_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = trained(dir.path());
+service_test! {
+fn activation_swaps_under_load_without_failing_requests_and_rolls_back(fx) {
+    let svc = fx.trained();
     train(&svc, "music", &ials(ActivatePolicy::Never, None));
     let stop = Arc::new(AtomicBool::new(false));
     let served = Arc::new(AtomicUsize::new(0));
@@ -134,11 +133,11 @@ fn activation_swaps_under_load_without_failing_requests_and_rolls_back() {
     assert_eq!(svc.activate_model("music", "v9").unwrap_err().class(), ErrorClass::NotFound);
     assert_eq!(svc.activate_model("music", "latest").unwrap_err().class(), ErrorClass::BadRequest);
 }
+}
 
-#[test]
-fn jobs_can_be_cancelled_queued_or_running() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = open(dir.path());
+service_test! {
+fn jobs_can_be_cancelled_queued_or_running(fx) {
+    let svc = fx.open();
     seed(&svc, "music");
     let long = |iterations: u32| {
         let params = serde_json::json!({"factors": 64, "iterations": iterations});
@@ -175,17 +174,17 @@ fn jobs_can_be_cancelled_queued_or_running() {
         .unwrap();
     assert_eq!((r.source, r.model_version), (Source::Popular, None));
 }
+}
 
-#[test]
-fn a_restart_keeps_the_active_model_and_the_histories() {
-    let dir = tempfile::tempdir().unwrap();
+service_test! {
+fn a_restart_keeps_the_active_model_and_the_histories(fx) {
     let req = RecommendRequest { user_id: Some("u9".into()), n: Some(6), ..Default::default() };
     let before = {
-        let svc = trained(dir.path());
+        let svc = fx.trained();
         train(&svc, "music", &ials(ActivatePolicy::Never, None));
         svc.recommend("music", &req).unwrap()
     };
-    let svc = open(dir.path());
+    let svc = fx.open();
     let ready = svc.readiness();
     assert!(ready.ready, "{ready:?}");
     assert_eq!(ready.catalogs[0].loaded_model.as_deref(), Some("v1"));
@@ -195,21 +194,21 @@ fn a_restart_keeps_the_active_model_and_the_histories() {
     let stranger = RecommendRequest { user_id: Some("nobody".into()), ..Default::default() };
     assert_eq!(svc.recommend("music", &stranger).unwrap().source, Source::Popular);
 }
+}
 
-#[test]
-fn a_corrupted_active_model_file_leaves_the_service_up_but_not_ready() {
-    let dir = tempfile::tempdir().unwrap();
+service_test! {
+fn a_corrupted_active_model_file_leaves_the_service_up_but_not_ready(fx) {
     {
-        let svc = trained(dir.path());
+        let svc = fx.trained();
         train(&svc, "music", &ials(ActivatePolicy::Never, None));
     }
-    let path = dir.path().join("models/music/v1.enc");
+    let path = fx.dir().join("models/music/v1.enc");
     let mut bytes = std::fs::read(&path).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0xff;
     std::fs::write(&path, bytes).unwrap();
 
-    let svc = open(dir.path());
+    let svc = fx.open();
     assert!(!svc.readiness().ready);
     let req = RecommendRequest { user_id: Some("u1".into()), ..Default::default() };
     // Degraded, not down: the catalog answers its popular items until a model loads.
@@ -220,4 +219,5 @@ fn a_corrupted_active_model_file_leaves_the_service_up_but_not_ready() {
     svc.activate_model("music", "v2").unwrap();
     assert!(svc.readiness().ready);
     assert_eq!(svc.recommend("music", &req).unwrap().model_version.as_deref(), Some("v2"));
+}
 }

@@ -11,10 +11,9 @@ fn user_req(user: &str, n: usize) -> RecommendRequest {
     RecommendRequest { user_id: Some(user.into()), n: Some(n), ..Default::default() }
 }
 
-#[test]
-fn each_source_answers_as_documented() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = trained(dir.path());
+service_test! {
+fn each_source_answers_as_documented(fx) {
+    let svc = fx.trained();
 
     let r = svc.recommend("music", &user_req("u5", 5)).unwrap();
     assert_eq!(r.source, Source::Model);
@@ -56,11 +55,11 @@ fn each_source_answers_as_documented() {
     };
     assert_eq!(svc.recommend("music", &only_unknown).unwrap().source, Source::Popular);
 }
+}
 
-#[test]
-fn cached_answers_equal_on_demand_scoring() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = trained(dir.path());
+service_test! {
+fn cached_answers_equal_on_demand_scoring(fx) {
+    let svc = fx.trained();
     // candidates_per_user is 5: n = 5 is served from the cache, n = 8 is scored on demand.
     for u in 0..USERS {
         let user = format!("u{u}");
@@ -82,11 +81,11 @@ fn cached_answers_equal_on_demand_scoring() {
         assert_eq!(a.recommendations[..], b.recommendations[..a.recommendations.len()]);
     }
 }
+}
 
-#[test]
-fn new_plays_count_at_once_and_are_excluded() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = trained(dir.path());
+service_test! {
+fn new_plays_count_at_once_and_are_excluded(fx) {
+    let svc = fx.trained();
     let before = svc.recommend("music", &user_req("u4", 10)).unwrap();
     assert_eq!(before.source, Source::Model);
     // u4 (group 0) plays three group-3 items.
@@ -139,11 +138,11 @@ fn new_plays_count_at_once_and_are_excluded() {
     assert_eq!(r.source, Source::History);
     assert!(r.recommendations.iter().all(|x| x.item_id != "i12"));
 }
+}
 
-#[test]
-fn filters_are_applied_inside_the_selection() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = trained(dir.path());
+service_test! {
+fn filters_are_applied_inside_the_selection(fx) {
+    let svc = fx.trained();
     let catalog_items = items();
     let meta = |id: &str| catalog_items.iter().find(|i| i.item_id == id).unwrap().clone();
     let cases = [
@@ -181,11 +180,11 @@ fn filters_are_applied_inside_the_selection() {
         Some(RecommendFilter { tags_all: Some(vec!["no-such-tag".into()]), ..Default::default() });
     assert!(svc.recommend("music", &none).unwrap().recommendations.is_empty());
 }
+}
 
-#[test]
-fn explanations_name_history_items() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = trained(dir.path());
+service_test! {
+fn explanations_name_history_items(fx) {
+    let svc = fx.trained();
     let mut req = user_req("u6", 3);
     req.explain = Some(true);
     let r = svc.recommend("music", &req).unwrap();
@@ -200,11 +199,11 @@ fn explanations_name_history_items() {
     let plain = svc.recommend("music", &user_req("u6", 3)).unwrap();
     assert!(plain.recommendations.iter().all(|r| r.because.is_none()));
 }
+}
 
-#[test]
-fn similar_items_and_request_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = trained(dir.path());
+service_test! {
+fn similar_items_and_request_errors(fx) {
+    let svc = fx.trained();
     let s = svc.similar_items("music", "i21", Some(4)).unwrap();
     assert_eq!(s.similar.len(), 4);
     assert!(s.similar.iter().all(|x| x.item_id != "i21"));
@@ -237,11 +236,11 @@ fn similar_items_and_request_errors() {
     let e = svc.similar_items("films", "i1", None).unwrap_err();
     assert_eq!(e.class(), ErrorClass::NotFound, "films has no item i1: {e}");
 }
+}
 
-#[test]
-fn item_based_models_serve_every_source_too() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = open(dir.path());
+service_test! {
+fn item_based_models_serve_every_source_too(fx) {
+    let svc = fx.open();
     seed(&svc, "music");
     for model in ["itemknn", "ease"] {
         let req = encore_service::dto::TrainRequest {
@@ -273,12 +272,12 @@ fn item_based_models_serve_every_source_too() {
         assert_eq!(svc.similar_items("music", "i11", Some(3)).unwrap().similar.len(), 3);
     }
 }
+}
 
-#[test]
-fn concurrent_on_demand_requests_get_the_answers_of_requests_alone() {
+service_test! {
+fn concurrent_on_demand_requests_get_the_answers_of_requests_alone(fx) {
     use encore_service::dto::{ActivatePolicy, CreateCatalog, TrainRequest};
-    let dir = tempfile::tempdir().unwrap();
-    let svc = open(dir.path());
+    let svc = fx.open();
     // A catalogue large enough (20,000 items × 64 factors) that scoring a request takes a while,
     // so that requests sent together overlap and queue behind the leaders.
     svc.create_catalog(&CreateCatalog { name: "big".into() }).unwrap();
@@ -348,4 +347,5 @@ fn concurrent_on_demand_requests_get_the_answers_of_requests_alone() {
     });
     let batched = svc.loaded_models()[0].batched_requests;
     assert!(batched > 0, "no request was scored in a shared batch");
+}
 }

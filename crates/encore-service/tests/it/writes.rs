@@ -8,10 +8,9 @@ use encore_service::{Error, ErrorClass};
 
 use crate::common::*;
 
-#[test]
-fn catalogs_are_validated_listed_and_deleted() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = open(dir.path());
+service_test! {
+fn catalogs_are_validated_listed_and_deleted(fx) {
+    let svc = fx.open();
     for bad in ["", "Music", "a b", "-x", &"x".repeat(65)] {
         let e = svc.create_catalog(&CreateCatalog { name: bad.into() }).unwrap_err();
         assert_eq!(e.class(), ErrorClass::BadRequest, "{bad}");
@@ -28,17 +27,17 @@ fn catalogs_are_validated_listed_and_deleted() {
     assert_eq!(svc.default_catalog().unwrap(), "music");
     train(&svc, "music", &ials(ActivatePolicy::Always, None));
     assert_eq!(svc.catalog("music").unwrap().active_model.as_deref(), Some("v1"));
-    assert!(dir.path().join("models/music/v1.enc").exists());
+    assert!(fx.dir().join("models/music/v1.enc").exists());
     svc.delete_catalog("music").unwrap();
-    assert!(!dir.path().join("models/music/v1.enc").exists());
+    assert!(!fx.dir().join("models/music/v1.enc").exists());
     assert_eq!(svc.catalog("music").unwrap_err().class(), ErrorClass::NotFound);
     assert!(svc.list_catalogs().unwrap().catalogs.is_empty());
 }
+}
 
-#[test]
-fn event_batches_are_all_or_nothing_with_every_bad_row() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = open(dir.path());
+service_test! {
+fn event_batches_are_all_or_nothing_with_every_bad_row(fx) {
+    let svc = fx.open();
     seed(&svc, "music");
     let ok = |u: &str, i: &str| EventInput {
         user_id: u.into(),
@@ -74,11 +73,11 @@ fn event_batches_are_all_or_nothing_with_every_bad_row() {
         ErrorClass::NotFound
     );
 }
+}
 
-#[test]
-fn items_upsert_get_put_delete() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = open(dir.path());
+service_test! {
+fn items_upsert_get_put_delete(fx) {
+    let svc = fx.open();
     seed(&svc, "music");
     let mut bad = items()[..3].to_vec();
     bad[1].released = Some("1999-13-01".into());
@@ -108,16 +107,16 @@ fn items_upsert_get_put_delete() {
     assert_eq!(svc.put_item("music", "i5", &fields).unwrap(), svc.get_item("music", "i5").unwrap());
     assert_eq!(svc.get_item("music", "never").unwrap_err().class(), ErrorClass::NotFound);
 }
+}
 
 /// True when `needle` occurs in `haystack`.
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-#[test]
-fn erasure_removes_the_user_from_every_model_file_and_response() {
-    let dir = tempfile::tempdir().unwrap();
-    let svc = open(dir.path());
+service_test! {
+fn erasure_removes_the_user_from_every_model_file_and_response(fx) {
+    let svc = fx.open();
     seed(&svc, "music");
     let victim = "victim-7f3a";
     let plays: Vec<EventInput> = ["i11", "i12", "i14", "i17"]
@@ -132,7 +131,7 @@ fn erasure_removes_the_user_from_every_model_file_and_response() {
     svc.ingest_events("music", &IngestEvents { events: plays }).unwrap();
     train(&svc, "music", &ials(ActivatePolicy::Always, None));
     train(&svc, "music", &ials(ActivatePolicy::Never, None));
-    let files = [dir.path().join("models/music/v1.enc"), dir.path().join("models/music/v2.enc")];
+    let files = [fx.dir().join("models/music/v1.enc"), fx.dir().join("models/music/v2.enc")];
     for f in &files {
         assert!(contains(&std::fs::read(f).unwrap(), victim.as_bytes()), "fixture: id is in {f:?}");
     }
@@ -161,11 +160,12 @@ fn erasure_removes_the_user_from_every_model_file_and_response() {
     );
     // The rewritten files load and the registry has their new sizes.
     for m in svc.list_models("music").unwrap().models {
-        let path = dir.path().join(format!("models/music/{}.enc", m.version));
+        let path = fx.dir().join(format!("models/music/{}.enc", m.version));
         assert_eq!(m.size_bytes, std::fs::metadata(path).unwrap().len());
     }
     svc.activate_model("music", "v2").unwrap();
     // Erasing again is not an error.
     let again = svc.erase_user("music", victim).unwrap();
     assert_eq!((again.events_removed, again.models_rewritten), (0, 0));
+}
 }
