@@ -1,7 +1,8 @@
 //! Recommendations: sources, exactness of the cache, freshness, filters, explanations.
 
 use encore_service::dto::{
-    EventInput, HistoryEntry, IngestEvents, RecommendFilter, RecommendRequest, Source,
+    ActivatePolicy, EventInput, HistoryEntry, IngestEvents, RecommendFilter, RecommendRequest,
+    Source,
 };
 use encore_service::{Error, ErrorClass};
 
@@ -347,5 +348,50 @@ fn concurrent_on_demand_requests_get_the_answers_of_requests_alone(fx) {
     });
     let batched = svc.loaded_models()[0].batched_requests;
     assert!(batched > 0, "no request was scored in a shared batch");
+}
+}
+
+service_test! {
+fn events_ingested_while_a_model_trains_count_after_its_activation_and_a_restart(fx) {
+    let svc = fx.trained();
+    // Two writers append plays while v2 trains and activates: every play is either in v2's
+    // snapshot or newer than its watermark, so it counts for its user (folded in) either way.
+    let job = svc.start_training("music", &ials(ActivatePolicy::Always, None)).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..2 {
+            let svc = &svc;
+            s.spawn(move || {
+                for k in 0..30 {
+                    let play = EventInput {
+                        user_id: format!("late{t}"),
+                        item_id: format!("i{}", 30 + (k % 10)),
+                        weight: None,
+                        timestamp: None,
+                    };
+                    svc.ingest_events("music", &IngestEvents { events: vec![play] }).unwrap();
+                }
+            });
+        }
+    });
+    let info = svc.wait_for_job(job.job_id, std::time::Duration::from_secs(120)).unwrap();
+    assert_eq!(info.model_version.as_deref(), Some("v2"), "{info:?}");
+    let reqs: Vec<RecommendRequest> =
+        ["late0", "late1", "u3", "u7"].iter().map(|u| user_req(u, 6)).collect();
+    let before: Vec<_> = reqs.iter().map(|r| svc.recommend("music", r).unwrap()).collect();
+    for (r, u) in before.iter().zip(["late0", "late1"]) {
+        assert_ne!(r.source, Source::Popular, "{u}'s plays were lost: {r:?}");
+        let played = svc.user_data("music", u).unwrap().events;
+        assert!(
+            r.recommendations.iter().all(|x| played.iter().all(|e| e.item_id != x.item_id)),
+            "{u}: a played item recommended: {r:?}"
+        );
+    }
+    assert_eq!(svc.user_data("music", "late0").unwrap().events.len(), 30);
+    assert_eq!(svc.catalog("music").unwrap().events, (USERS * 7 + 60) as u64);
+    drop(svc);
+    // The same answers from what the store kept.
+    let svc = fx.open();
+    let after: Vec<_> = reqs.iter().map(|r| svc.recommend("music", r).unwrap()).collect();
+    assert_eq!(before, after);
 }
 }
