@@ -111,11 +111,13 @@ pub(super) fn of_user(
     let Some(key) = keys::find(tx, KeyTable::Users, catalog_id, user_id)? else {
         return Err(Error::not_found(Resource::User, user_id));
     };
+    // Naming the catalog confines the scan and its locks to the catalog's partition (a user
+    // key alone would probe, and wait for, every catalog's).
     let rows = tx.query(
         "SELECT e.seq, k.item_id, e.weight, e.ts, e.ingested_ms
          FROM events e JOIN item_keys k ON k.key = e.item_key
-         WHERE e.user_key = $1 ORDER BY e.seq",
-        &[&key],
+         WHERE e.catalog_id = $1 AND e.user_key = $2 ORDER BY e.seq",
+        &[&catalog_id, &key],
     )?;
     if rows.is_empty() {
         return Err(Error::not_found(Resource::User, user_id));
@@ -149,7 +151,11 @@ pub(super) fn erase_user(
     let Some(key) = keys::find(tx, KeyTable::Users, catalog_id, user_id)? else {
         return Ok(EraseReport::default());
     };
-    let events_deleted = tx.execute("DELETE FROM events WHERE user_key = $1", &[&key])?;
+    // The catalog's partition only, as in `of_user`.
+    let events_deleted = tx.execute(
+        "DELETE FROM events WHERE catalog_id = $1 AND user_key = $2",
+        &[&catalog_id, &key],
+    )?;
     let users_deleted = tx.execute("DELETE FROM users WHERE key = $1", &[&key])?;
     Ok(EraseReport { events_deleted, user_deleted: users_deleted > 0 })
 }

@@ -142,3 +142,37 @@ fn an_import_into_a_new_catalog_does_not_hold_up_the_others() {
     store.delete_catalog("films").unwrap();
     assert_eq!(store.count_events("music").unwrap(), 1, "dropping a partition keeps the others");
 }
+
+#[test]
+fn a_users_history_and_erasure_touch_only_their_catalogs_partition() {
+    let db = TestDatabase::create();
+    let store = std::sync::Arc::new(PostgresStore::connect(&db.url).unwrap());
+    for catalog in ["music", "films"] {
+        store.create_catalog(catalog).unwrap();
+        store.append_events(catalog, &[event("u1", "a"), event("u2", "a")]).unwrap();
+    }
+    // Another session holds `films`'s partition exclusively (as deleting that catalog or
+    // attaching its import does); reading and erasing a user of `music` must not wait for it.
+    let mut client = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let mut lock = client.transaction().unwrap();
+    let partition: String = lock
+        .query_one("SELECT 'events_' || id FROM catalogs WHERE name = 'films'", &[])
+        .unwrap()
+        .get(0);
+    lock.batch_execute(&format!("LOCK TABLE {partition} IN ACCESS EXCLUSIVE MODE")).unwrap();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let worker = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            let history = store.user_events("music", "u1").unwrap().len();
+            let erased = store.erase_user("music", "u2").unwrap();
+            done_tx.send(()).unwrap();
+            (history, erased.events_deleted)
+        })
+    };
+    let waited = done_rx.recv_timeout(std::time::Duration::from_secs(5)).is_err();
+    lock.rollback().unwrap();
+    assert_eq!(worker.join().unwrap(), (1, 1));
+    assert!(!waited, "a read or erasure in `music` waited for a lock on `films`'s events");
+    assert_eq!(store.user_events("films", "u2").unwrap().len(), 1, "films keeps its own u2");
+}
