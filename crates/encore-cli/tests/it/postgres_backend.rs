@@ -3,52 +3,16 @@
 //! still there after a restart (read back from the database, not from a local file).
 //!
 //! Each test creates a database of its own on the server of `ENCORE_TEST_DATABASE_URL` (default
-//! `postgres://root@127.0.0.1:5432/postgres`) and drops it afterwards.
+//! `postgres://root@127.0.0.1:5432/postgres`) and drops it afterwards
+//! ([`encore_store::test_support`], the store's and the service's fixture too).
 
 use std::process::Command;
 
+use encore_store::test_support::TestDatabase;
 use serde_json::json;
 
 use crate::common::{arg, clustered_tsv, json as parse_json};
 use crate::reliability_common::Node;
-
-/// A database of its own, dropped (connections and all) at the end of the test.
-struct TestDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl TestDatabase {
-    fn create() -> TestDatabase {
-        let admin_url = std::env::var("ENCORE_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/postgres".into());
-        let name = format!("encore_test_{}_cli", std::process::id());
-        let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls)
-            .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {admin_url}: {e}"));
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-        let (base, _) = admin_url
-            .split_once('?')
-            .map_or(admin_url.as_str(), |(b, _)| b)
-            .rsplit_once('/')
-            .unwrap();
-        let url = format!("{base}/{name}");
-        TestDatabase { admin_url, name, url }
-    }
-
-    fn client(&self) -> postgres::Client {
-        postgres::Client::connect(&self.url, postgres::NoTls).unwrap()
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = postgres::Client::connect(&self.admin_url, postgres::NoTls) {
-            let _ =
-                admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
-        }
-    }
-}
 
 /// Runs the `encore` binary; panics with its stderr when it fails.
 fn encore_ok(args: &[&str]) -> String {
@@ -104,8 +68,8 @@ fn import_keys_serve_train_recommend_and_restart_on_postgres() {
     );
     assert_eq!(posted.status, 200, "{}", posted.body);
     // Acknowledged means committed in PostgreSQL, and nothing went to a local SQLite file.
-    let stored: i64 = db
-        .client()
+    let stored: i64 = postgres::Client::connect(&db.url, postgres::NoTls)
+        .unwrap()
         .query_one(
             "SELECT count(*) FROM events e JOIN users u ON u.key = e.user_key
              WHERE u.user_id = 'newcomer'",
