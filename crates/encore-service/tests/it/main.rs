@@ -29,6 +29,7 @@ macro_rules! service_test {
     };
 }
 
+mod access;
 mod common;
 mod index;
 mod models;
