@@ -52,7 +52,7 @@ pub mod test_support;
 pub mod types;
 
 pub use error::{Error, Resource, Result};
-pub use postgres::{PostgresStore, is_postgres_url};
+pub use postgres::{PostgresStore, ServerLock, is_postgres_url};
 pub use sqlite::{DB_FILE_NAME, SqliteStore};
 pub use stats::{EventTimeline, ItemPage};
 pub use store::{ImportSource, Store};

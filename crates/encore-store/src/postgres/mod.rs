@@ -45,12 +45,52 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Idle connections kept open; more are opened on demand under load.
 const MAX_IDLE_CONNECTIONS: usize = 8;
 
+/// Key of the session-level advisory lock held by the one `encore serve` of a database
+/// ([`PostgresStore::lock_single_server`]); distinct from the migration and audit locks.
+const SERVER_LOCK: i64 = 0x456e_636f_7265_0003;
+
+/// Held while a server runs on the database: dropping it ends the session, which releases the
+/// lock. Drop it outside any async runtime (the synchronous client blocks on its own).
+pub struct ServerLock {
+    session: Option<Client>,
+}
+
+impl Drop for ServerLock {
+    fn drop(&mut self) {
+        close_off_runtime(self.session.take());
+    }
+}
+
+impl std::fmt::Debug for ServerLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerLock").finish_non_exhaustive()
+    }
+}
+
 /// The PostgreSQL implementation of [`Store`].
 pub struct PostgresStore {
     config: postgres::Config,
     /// `host:port/dbname`, for messages (never the password).
     target: String,
     idle: Mutex<Vec<Client>>,
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        close_off_runtime(std::mem::take(&mut *self.lock_idle()));
+    }
+}
+
+/// Drops clients on a thread of their own and waits for it. Closing a `postgres::Client` blocks
+/// on the client's own runtime, which panics when the dropping thread is driving async tasks —
+/// and the last owner of a store can be one (a server task cancelled at shutdown), where the
+/// panic inside a destructor aborted the process.
+fn close_off_runtime<T: Send + 'static>(clients: T) {
+    if let Ok(thread) =
+        std::thread::Builder::new().name("encore-pg-close".into()).spawn(move || drop(clients))
+    {
+        let _ = thread.join();
+    }
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -90,11 +130,36 @@ impl PostgresStore {
         let mut config: postgres::Config = url
             .parse()
             .map_err(|e: postgres::Error| Error::Invalid(format!("malformed database URL: {e}")))?;
-        config.connect_timeout(CONNECT_TIMEOUT).application_name("encore");
+        // Notices are the server's informational messages; the only ones Encore causes are the
+        // migrations' "already exists, skipping", which the client would log on every start.
+        config.connect_timeout(CONNECT_TIMEOUT).application_name("encore").notice_callback(|_| {});
         let store =
             PostgresStore { target: describe(&config), config, idle: Mutex::new(Vec::new()) };
         store.with_client(|c| schema::migrate(c).map(drop))?;
         Ok(store)
+    }
+
+    /// Takes the database's one-server lock for as long as the returned guard lives, or refuses
+    /// with [`Error::Conflict`] when another `encore serve` holds it.
+    ///
+    /// Why: this release does not yet make replicas act as one service (they would not follow
+    /// each other's events, keys or activations, and a starting server fails every unfinished
+    /// job, the other server's too). So a second server on the same database is refused with a
+    /// clear message instead of silently serving stale data. The lock is a session-level
+    /// advisory lock on a connection of its own: PostgreSQL releases it when that session ends,
+    /// so a killed server never leaves it behind.
+    pub fn lock_single_server(&self) -> Result<ServerLock> {
+        let mut client = self.open_client()?;
+        let locked: bool =
+            client.query_one("SELECT pg_try_advisory_lock($1)", &[&SERVER_LOCK])?.get(0);
+        if !locked {
+            return Err(Error::Conflict(format!(
+                "another encore serve is already running on the database {}: this release \
+                 serves one server per database (docs/DEPLOY.md, \"Not yet\")",
+                self.target
+            )));
+        }
+        Ok(ServerLock { session: Some(client) })
     }
 
     /// The schema version of the database.

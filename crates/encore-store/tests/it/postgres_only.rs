@@ -176,3 +176,36 @@ fn a_users_history_and_erasure_touch_only_their_catalogs_partition() {
     assert!(!waited, "a read or erasure in `music` waited for a lock on `films`'s events");
     assert_eq!(store.user_events("films", "u2").unwrap().len(), 1, "films keeps its own u2");
 }
+
+#[test]
+fn a_store_dropped_inside_an_async_task_closes_its_connections_without_panicking() {
+    let db = TestDatabase::create();
+    let store = PostgresStore::connect(&db.url).unwrap();
+    store.create_catalog("music").unwrap(); // leaves a pooled connection to close
+    let lock = store.lock_single_server().unwrap();
+    // The last owner of a server's store can be a task cancelled at shutdown: closing a client
+    // there blocked on the client's own runtime inside this one, and the panic in a destructor
+    // aborted the process.
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    runtime.block_on(async move {
+        drop(lock);
+        drop(store);
+    });
+    let again = PostgresStore::connect(&db.url).unwrap();
+    drop(again.lock_single_server().expect("the dropped lock's session has ended"));
+}
+
+#[test]
+fn a_second_server_lock_on_one_database_is_refused_until_the_first_is_dropped() {
+    let db = TestDatabase::create();
+    let first = PostgresStore::connect(&db.url).unwrap();
+    let second = PostgresStore::connect(&db.url).unwrap();
+    let held = first.lock_single_server().unwrap();
+    let refused = second.lock_single_server().unwrap_err();
+    assert!(
+        matches!(refused, Error::Conflict(ref m) if m.contains("another encore serve")),
+        "{refused}"
+    );
+    drop(held);
+    drop(second.lock_single_server().expect("free once the first server's lock is dropped"));
+}
