@@ -130,7 +130,8 @@ pub fn bootstrap_admin_key(state: &AppState) -> anyhow::Result<()> {
 pub fn run(args: Args) -> anyhow::Result<()> {
     encore_server::init_logging(args.log_format, "info");
     check_transport(&args)?;
-    let state = open(&args)?;
+    // Held until the server stops (dropped after the runtime, as the synchronous client needs).
+    let (state, _single_server) = open(&args)?;
     bootstrap_admin_key(&state)?;
     // The catalogs load in the background: liveness answers at once whatever their size, and
     // readiness (and catalog requests) answer 503 `not_ready` until the load is done.
@@ -153,8 +154,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     serve_blocking(state, args.http_threads)
 }
 
-/// Opens the data directory and builds the server state from the arguments.
-fn open(args: &Args) -> anyhow::Result<AppState> {
+/// Opens the data directory and builds the server state from the arguments; on PostgreSQL also
+/// takes the database's one-server lock (see [`encore_store::PostgresStore::lock_single_server`]).
+fn open(args: &Args) -> anyhow::Result<(AppState, Option<encore_store::ServerLock>)> {
     let mut service_config = ServiceConfig::new(&args.data_dir);
     service_config.training_threads = usize::from(args.training_threads);
     if let Some(threads) = args.precompute_threads {
@@ -163,7 +165,7 @@ fn open(args: &Args) -> anyhow::Result<AppState> {
     service_config.candidates_per_user = usize::from(args.candidates_per_user);
     service_config.candidate_memory_bytes = args.candidate_memory;
     service_config.index_min_items = args.index_min_items;
-    let store = args.database.open_store(&args.data_dir)?;
+    let (store, single_server) = args.database.open_server_store(&args.data_dir)?;
     let service = Encore::with_store_unloaded(service_config, store)
         .with_context(|| format!("cannot open the data directory {}", args.data_dir.display()))?;
     let config = ServerConfig {
@@ -182,7 +184,7 @@ fn open(args: &Args) -> anyhow::Result<AppState> {
         },
         ..ServerConfig::default()
     };
-    Ok(AppState::new(Arc::new(service), config))
+    Ok((AppState::new(Arc::new(service), config), single_server))
 }
 
 /// Runs the server on a multi-threaded tokio runtime until shutdown, then stops the training

@@ -141,6 +141,21 @@ impl Node {
         Node::start(&data_dir, key, extra_args)
     }
 
+    /// SIGTERM (a graceful stop), then waits up to 30 s for the exit and returns its status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success(), "kill -TERM {pid}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "no exit 30 s after SIGTERM: {}", self.log());
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
     /// SIGKILL, then reap the process.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
