@@ -171,6 +171,10 @@ impl IvfIndex {
     /// The best `n` items for query vector `v` among the `probes` best clusters (default
     /// [`IndexInfo::probes`]; clamped to the number of clusters), best first, skipping `exclude`
     /// (sorted ascending) and the items `keep` refuses. Scores are the model's exact ones.
+    ///
+    /// When the probed clusters hold fewer than `n` eligible items (a narrow filter, or a long
+    /// history that covers them), the probe count doubles until `n` are found or every cluster
+    /// is scanned: the index never answers a shorter list than exact scoring would.
     pub fn top_n(
         &self,
         f: FactorScoring<'_>,
@@ -183,18 +187,24 @@ impl IvfIndex {
         if n == 0 {
             return Vec::new();
         }
-        let probes = probes.unwrap_or(self.info.probes).clamp(1, self.clusters());
+        let mut probes = probes.unwrap_or(self.info.probes).clamp(1, self.clusters());
         let scores = self.route_scores(v);
-        let mut best = TopN::new(probes);
-        for (c, &s) in scores.iter().enumerate() {
-            let cand = ScoredItem { item: c as u32, score: s };
-            if best.would_keep(cand) {
-                best.push(cand);
+        loop {
+            let mut best = TopN::new(probes);
+            for (c, &s) in scores.iter().enumerate() {
+                let cand = ScoredItem { item: c as u32, score: s };
+                if best.would_keep(cand) {
+                    best.push(cand);
+                }
             }
+            let clusters: Vec<&[u32]> =
+                best.into_sorted().iter().map(|c| self.cluster(c.item as usize)).collect();
+            let found = run_simd(Scan { f, v, n, clusters: &clusters, exclude, keep });
+            if found.len() >= n || probes == self.clusters() {
+                return found;
+            }
+            probes = (probes * 2).min(self.clusters());
         }
-        let clusters: Vec<&[u32]> =
-            best.into_sorted().iter().map(|c| self.cluster(c.item as usize)).collect();
-        run_simd(Scan { f, v, n, clusters: &clusters, exclude, keep })
     }
 }
 

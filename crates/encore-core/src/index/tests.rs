@@ -151,6 +151,28 @@ fn filters_and_exclusions_apply_during_the_scan() {
 }
 
 #[test]
+fn too_few_eligible_items_in_the_probed_clusters_widens_the_probe() {
+    let (m, train) = model(false);
+    let index = build(&m, &train, &cfg()).unwrap();
+    let f = m.factor_scoring().unwrap();
+    let v = &m.users[..16];
+    let exclude = train.row(0).indices;
+    // A filter that keeps only the items of the worst-ranked cluster: one probe finds nothing,
+    // so the search widens until it reaches that cluster and returns a full list of it.
+    let last = *index.ranked_clusters(v).last().unwrap() as usize;
+    let members: Vec<u32> = index.cluster(last).to_vec();
+    let keep = |i: u32| members.binary_search(&i).is_ok();
+    let n = members.len().min(10);
+    let got = index.top_n(f, v, n, Some(1), exclude, &keep);
+    let mut scores = vec![0.0; 2000];
+    f.score_into(v, &mut scores);
+    assert_eq!(got, top_n_filtered(&scores, n, exclude, keep), "the exact filtered list");
+    // Asking for more than exist anywhere scans everything and returns all there are.
+    let all = index.top_n(f, v, members.len() + 50, Some(1), exclude, &keep);
+    assert_eq!(all.len(), members.iter().filter(|i| exclude.binary_search(i).is_err()).count());
+}
+
+#[test]
 fn from_parts_refuses_inconsistent_arrays() {
     let (m, train) = model(false);
     let index = build(&m, &train, &cfg()).unwrap();
