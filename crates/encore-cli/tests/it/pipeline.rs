@@ -306,11 +306,12 @@ fn recommend_all_uses_the_models_index_unless_exact() {
         found += list.iter().filter(|i| exact[user].contains(i)).count();
     }
     // The build chose the probes for recall@10 ≥ 0.5 on 500 sampled users of the 2,000 and
-    // recorded what it reached. (Over all users the export's recall measures higher than the
-    // recorded figure on this data — 0.86 against 0.73 — so the record errs low; see the notes.)
+    // recorded what `top_n` reaches with them, its widening included (a user whose probed
+    // clusters hold fewer than 10 unseen items is scanned with more): over all users the export
+    // measures the same, up to the sample's error.
     let recall = found as f64 / (10 * indexed.len()) as f64;
     assert!(recorded >= 0.5, "{note}");
-    assert!((0.5..1.0).contains(&recall), "a coarse index, close to its target: {recall}");
+    assert!((recall - recorded).abs() < 0.05, "recorded {recorded}, measured {recall}: {note}");
 
     // An index that probes most clusters would be slower than the kernel: the export is exact.
     let fine = train("fine.enc", Some("0.999"));

@@ -96,7 +96,8 @@ pub fn build(
     let vectors: Vec<&[f32]> = vectors.iter().map(|v| &**v).collect();
     let clusters = cfg.clusters.unwrap_or_else(|| default_clusters(n_items));
     let mut index = IvfIndex::train(f, clusters, cfg.seed, cfg.iterations);
-    index.calibrate(&vectors, &exact, cfg.target_recall);
+    let excluded: Vec<&[u32]> = queries.iter().map(|q| q.exclude).collect();
+    index.calibrate(&vectors, &excluded, &exact, cfg.target_recall);
     index.info.seed = cfg.seed;
     index.info.build_seconds = started.elapsed().as_secs_f64();
     Some(index)
@@ -191,10 +192,25 @@ impl IvfIndex {
     }
 
     /// Sets the probe count to the smallest whose recall@10 reaches `target` for the query
-    /// `vectors`, given their exact top-10 lists `exact` (seen items excluded); records the
-    /// recall it reaches and the number of users. Without any exact item to find (no users),
-    /// every cluster is probed.
-    pub fn calibrate(&mut self, vectors: &[&[f32]], exact: &[Vec<ScoredItem>], target: f64) {
+    /// `vectors`, given the items each must not be recommended (`excluded`, sorted ascending) and
+    /// their exact top-10 lists `exact` (those items excluded); records the recall it reaches and
+    /// the number of users. Without any exact item to find (no users), every cluster is probed.
+    ///
+    /// The recall of a probe count is that of [`IvfIndex::top_n`] asked for 10 items, widening
+    /// included: a user whose probed clusters hold fewer than 10 eligible items is scanned with
+    /// the doubled probe count, as `top_n` does, until they hold 10 or every cluster is scanned.
+    /// An exact item is found exactly when its cluster is among the scanned ones. (So the recall
+    /// need not grow with the probe count: 3 probes that suffice may miss what the 4 that 2
+    /// widen to find; the smallest count reaching the target is kept.)
+    pub fn calibrate(
+        &mut self,
+        vectors: &[&[f32]],
+        excluded: &[&[u32]],
+        exact: &[Vec<ScoredItem>],
+        target: f64,
+    ) {
+        assert_eq!(vectors.len(), excluded.len(), "one exclusion list per query vector");
+        assert_eq!(vectors.len(), exact.len(), "one exact list per query vector");
         let clusters = self.clusters();
         let mut cluster_of = vec![0u32; self.items.len()];
         for c in 0..clusters {
@@ -202,20 +218,43 @@ impl IvfIndex {
                 cluster_of[i as usize] = c as u32;
             }
         }
-        // found_at[p]: exact items whose cluster is the p-th probed.
-        let found_at = vectors
+        // hits[p - 1]: exact items found with `p` probes requested.
+        let hits = vectors
             .par_iter()
+            .zip(excluded)
             .zip(exact)
-            .map(|(v, list)| {
+            .map(|((v, excluded), list)| {
+                let order = self.ranked_clusters(v);
                 let mut rank = vec![0u32; clusters];
-                for (p, c) in self.ranked_clusters(v).into_iter().enumerate() {
+                for (p, &c) in order.iter().enumerate() {
                     rank[c as usize] = p as u32;
                 }
+                // Per rank: the exact items and the eligible items of the cluster probed there,
+                // then both summed over the first `p` ranks.
                 let mut found = vec![0u64; clusters];
                 for s in list.iter().take(RECALL_AT) {
                     found[rank[cluster_of[s.item as usize] as usize] as usize] += 1;
                 }
-                found
+                let mut eligible: Vec<u64> =
+                    order.iter().map(|&c| self.cluster(c as usize).len() as u64).collect();
+                for &i in *excluded {
+                    if let Some(&c) = cluster_of.get(i as usize) {
+                        eligible[rank[c as usize] as usize] -= 1;
+                    }
+                }
+                for p in 1..clusters {
+                    found[p] += found[p - 1];
+                    eligible[p] += eligible[p - 1];
+                }
+                (1..=clusters)
+                    .map(|requested| {
+                        let mut scanned = requested;
+                        while scanned < clusters && eligible[scanned - 1] < RECALL_AT as u64 {
+                            scanned = (scanned * 2).min(clusters);
+                        }
+                        found[scanned - 1]
+                    })
+                    .collect::<Vec<u64>>()
             })
             .reduce(
                 || vec![0u64; clusters],
@@ -224,20 +263,15 @@ impl IvfIndex {
                     a
                 },
             );
-        let total: u64 = found_at.iter().sum();
-        let (mut probes, mut hits) = (clusters, total);
-        if total > 0 {
-            let mut cumulative = 0;
-            for (p, &found) in found_at.iter().enumerate() {
-                cumulative += found;
-                if cumulative as f64 / total as f64 >= target {
-                    (probes, hits) = (p + 1, cumulative);
-                    break;
-                }
-            }
+        let total = hits.last().copied().unwrap_or(0);
+        let (mut probes, mut reached) = (clusters, total);
+        if total > 0
+            && let Some(p) = hits.iter().position(|&h| h as f64 / total as f64 >= target)
+        {
+            (probes, reached) = (p + 1, hits[p]);
         }
         self.info.probes = probes;
-        self.info.recall_at_10 = if total == 0 { 1.0 } else { hits as f64 / total as f64 };
+        self.info.recall_at_10 = if total == 0 { 1.0 } else { reached as f64 / total as f64 };
         self.info.sampled_users = vectors.len();
         self.info.target_recall = target;
     }

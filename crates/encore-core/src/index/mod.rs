@@ -25,8 +25,11 @@
 //! blocked kernel ([`crate::batch::top_n_batch`]) and the smallest probe count whose recall@10
 //! reaches the target is kept ([`IvfIndex::calibrate`]); the measured recall is recorded in
 //! [`IndexInfo`]. An exact top-10 item is in the index's top 10 exactly when its cluster is
-//! probed (fewer than 10 items beat it anywhere, so fewer beat it among the probed ones), so the
-//! recall of every probe count comes from one ranking of the centroids per sampled user.
+//! scanned (fewer than 10 items beat it anywhere, so fewer beat it among the scanned ones), and
+//! the scanned clusters are the probed ones, or more for a user whose probed clusters hold fewer
+//! than 10 eligible items (the widening of [`IvfIndex::top_n`], which the calibration replays
+//! from each user's history); so the recall of every probe count comes from one ranking of the
+//! centroids per sampled user, and is the recall `top_n` reaches.
 
 mod build;
 

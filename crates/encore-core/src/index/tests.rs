@@ -215,3 +215,72 @@ fn sample_rows_is_sorted_distinct_and_seeded() {
     assert_ne!(a, sample_rows(1000, 50, 2));
     assert_eq!(sample_rows(5, 50, 1), vec![0, 1, 2, 3, 4]);
 }
+
+/// The recall@10 of `index` over every user of `a`'s training matrix, counted through
+/// [`IvfIndex::top_n`] against exact scoring (history excluded), and how many users' probed
+/// clusters held fewer than 10 eligible items (so that `top_n` widened).
+fn recount(a: &crate::model_file::ModelArtifact) -> (f64, usize) {
+    let index = a.index.as_ref().unwrap();
+    let rec = a.recommender();
+    let f = rec.factor_scoring().unwrap();
+    let (mut hits, mut total, mut widened) = (0, 0, 0);
+    for u in 0..a.train.n_rows() {
+        let row = a.train.row(u);
+        let v = rec
+            .query_vector(&Query { user: Some(u as u32), items: row.indices, weights: row.values })
+            .unwrap();
+        let mut scores = vec![0.0; f.n_items()];
+        f.score_into(&v, &mut scores);
+        let exact = top_n_filtered(&scores, 10, row.indices, |_| true);
+        let got = index.top_n(f, &v, 10, None, row.indices, &|_| true);
+        let probed = &index.ranked_clusters(&v)[..index.info.probes];
+        let eligible: usize = probed
+            .iter()
+            .flat_map(|&c| index.cluster(c as usize))
+            .filter(|i| row.indices.binary_search(i).is_err())
+            .count();
+        widened += usize::from(eligible < 10);
+        total += exact.len();
+        hits += exact.iter().filter(|e| got.iter().any(|g| g.item == e.item)).count();
+    }
+    (hits as f64 / total as f64, widened)
+}
+
+#[test]
+fn recorded_recall_is_what_top_n_reaches_on_an_ials_model_with_long_histories() {
+    use crate::data::{ReadOptions, parse_interactions};
+    use crate::model_file::ModelArtifact;
+    use crate::models::{FitOptions, ModelConfig, ModelSpec};
+    use crate::synth::{SynthConfig, generate_interactions};
+    // `encore generate --users 400 --items 3000 --rows 20000`: 50 items per user against about
+    // 57 per cluster, so the best clusters of many users hold few unseen items and `top_n`
+    // widens its probe. 400 users: all of them are sampled, so the recount is of the same users.
+    let synth = SynthConfig { users: 400, items: 3000, rows: 20_000, ..SynthConfig::default() };
+    let mut bytes = Vec::new();
+    generate_interactions(&synth, &mut bytes).unwrap();
+    let data = parse_interactions(&bytes, "synthetic", &ReadOptions::default())
+        .unwrap()
+        .into_dataset()
+        .unwrap();
+    let spec = ModelSpec::parse("ials:factors=8,iterations=5").unwrap();
+    let model = ModelConfig::from_spec(&spec).unwrap().fit(&data.matrix, &FitOptions::default());
+    let mut a = ModelArtifact::new(model.unwrap(), data.users, data.items, data.matrix, None);
+    let dir = tempfile::tempdir().unwrap();
+    for target in [0.5, 0.8, 0.95] {
+        let cfg = IndexConfig { target_recall: target, ..IndexConfig::default() };
+        let index = build(a.recommender(), &a.train, &cfg).unwrap();
+        let info = index.info.clone();
+        assert_eq!(info.sampled_users, 400);
+        assert!(info.recall_at_10 >= target && info.probes < info.clusters, "{info:?}");
+        a.set_index(Some(index));
+        let (recall, widened) = recount(&a);
+        assert!(widened > 0, "the case is exercised: {info:?}");
+        assert_eq!(info.recall_at_10, recall, "in memory, {widened} users widened: {info:?}");
+        // The same after a save and load (the path of `encore recommend --all`).
+        let path = dir.path().join("model.enc");
+        a.save(&path).unwrap();
+        let loaded = ModelArtifact::load(&path).unwrap();
+        assert_eq!(loaded.index.as_ref().unwrap().info, info);
+        assert_eq!(recount(&loaded), (recall, widened), "after a round trip: {info:?}");
+    }
+}
