@@ -81,6 +81,13 @@ fn options(req: &dto::TrainRequest, memory_limit: Option<u64>) -> Result<TuneOpt
         return Err(Error::invalid("max_train_seconds", "must be a positive number"));
     }
     options.max_train_seconds = req.max_train_seconds;
+    // The document gives the field as an int64 (JSON clients and the registry's JSON see signed
+    // 64-bit integers), so larger values are refused rather than taken as "no limit".
+    if let Some(bytes) = req.max_memory_bytes
+        && bytes > i64::MAX as u64
+    {
+        return Err(Error::invalid("max_memory_bytes", format!("must be at most {}", i64::MAX)));
+    }
     // The server's own memory limit caps what a request may allow.
     options.max_memory_bytes = match (req.max_memory_bytes, memory_limit) {
         (Some(a), Some(b)) => Some(a.min(b)),

@@ -66,6 +66,10 @@ async fn auto_rejects_bad_search_requests() {
         json!({"model": "auto", "budget_seconds": 0}),
         json!({"model": "auto", "params": {"factors": 8}}),
         json!({"model": "ials", "budget_seconds": 10}),
+        json!({"model": "auto", "models": []}),
+        json!({"model": "auto", "max_train_seconds": 0}),
+        // Past int64, the document's format for it.
+        json!({"model": "auto", "max_memory_bytes": 9_223_372_036_854_775_808u64}),
     ];
     for body in bad {
         app.post("/v1/catalogs/music/models", body.clone())
