@@ -372,6 +372,30 @@ pub struct JobUpdate {
     pub model_version: Option<u32>,
 }
 
+impl JobUpdate {
+    /// The rules every back end applies before writing the update to `current`: a job that has
+    /// ended keeps its state ([`crate::Error::Conflict`]), and progress stays within 0..=1.
+    pub fn check(&self, current: &JobRecord) -> crate::Result<()> {
+        if let Some(state) = self.state
+            && current.state.is_terminal()
+            && state != current.state
+        {
+            return Err(crate::Error::Conflict(format!(
+                "job {} already {}; it cannot become {}",
+                current.id,
+                current.state.as_str(),
+                state.as_str()
+            )));
+        }
+        if let Some(p) = self.progress
+            && !(0.0..=1.0).contains(&p)
+        {
+            return Err(crate::Error::Invalid(format!("job progress {p} is not within 0..=1")));
+        }
+        Ok(())
+    }
+}
+
 /// The role of an API key (the next issue's access control).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -80,21 +80,7 @@ pub(super) fn list(
 /// see each other's state and the terminal-state rule holds.
 pub(super) fn update(tx: &mut Transaction<'_>, id: u64, update: &JobUpdate) -> Result<JobRecord> {
     let current = fetch(tx, id, true)?;
-    if let Some(state) = update.state
-        && current.state.is_terminal()
-        && state != current.state
-    {
-        return Err(Error::Conflict(format!(
-            "job {id} already {}; it cannot become {}",
-            current.state.as_str(),
-            state.as_str()
-        )));
-    }
-    if let Some(p) = update.progress
-        && !(0.0..=1.0).contains(&p)
-    {
-        return Err(Error::Invalid(format!("job progress {p} is not within 0..=1")));
-    }
+    update.check(&current)?;
     tx.execute(
         "UPDATE jobs SET
              state = coalesce($2, state),

@@ -82,21 +82,7 @@ pub(super) fn list(
 
 pub(super) fn update(conn: &Connection, id: u64, update: &JobUpdate) -> Result<JobRecord> {
     let current = get(conn, id)?;
-    if let Some(state) = update.state
-        && current.state.is_terminal()
-        && state != current.state
-    {
-        return Err(Error::Conflict(format!(
-            "job {id} already {}; it cannot become {}",
-            current.state.as_str(),
-            state.as_str()
-        )));
-    }
-    if let Some(p) = update.progress
-        && !(0.0..=1.0).contains(&p)
-    {
-        return Err(Error::Invalid(format!("job progress {p} is not within 0..=1")));
-    }
+    update.check(&current)?;
     conn.execute(
         "UPDATE jobs SET
              state = coalesce(?2, state),
