@@ -42,6 +42,7 @@
 mod clock;
 pub mod error;
 pub mod item_files;
+mod key_map;
 pub mod limits;
 mod postgres;
 mod sqlite;

@@ -11,8 +11,6 @@
 //! What makes it safe: everything happens in the caller's one transaction; a failure anywhere
 //! (a bad line, a lost connection, the process killed) leaves it uncommitted.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write;
 
 use postgres::Transaction;
@@ -21,6 +19,7 @@ use super::keys::KeyTable;
 use super::{catalogs, partitions};
 use crate::clock::now_ms;
 use crate::error::{Error, Result};
+use crate::key_map::KeyMap;
 use crate::limits::{check_id, check_weight};
 use crate::store::ImportSource;
 use crate::types::{BulkImportOptions, ImportReport};
@@ -35,28 +34,8 @@ const PROGRESS_EVERY: u64 = 65_536;
 /// sequential pass (the same measurement as the SQLite import's).
 const CHUNK_ROWS: usize = 1 << 20;
 
-/// FNV-1a: ids are short strings read from a trusted local file (see the SQLite import).
-#[derive(Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-/// id → key; a key below zero is provisional: `-(n + 1)` is the `n`-th id new in this chunk,
-/// numbered when the chunk is written.
-type KeyMap = HashMap<Box<str>, i64, BuildHasherDefault<Fnv>>;
+// Id → key maps ([`KeyMap`]): a key below zero is provisional: `-(n + 1)` is the `n`-th id new
+// in this chunk, numbered when the chunk is written.
 
 /// The signature, flags and header-extension length that open every binary COPY stream.
 const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";

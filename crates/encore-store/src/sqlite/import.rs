@@ -11,14 +11,13 @@
 //! What makes it safe: a failure anywhere (a bad line, a full disk, the process killed) leaves the
 //! transaction uncommitted, so the database holds either the whole import or none of it.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Instant;
 
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::{catalogs, now_ms};
 use crate::error::{Error, Result};
+use crate::key_map::KeyMap;
 use crate::limits::{check_id, check_weight};
 use crate::store::ImportSource;
 use crate::types::{BulkImportOptions, ImportReport};
@@ -30,28 +29,6 @@ const IMPORT_CACHE_KIB: i64 = 1024 * 1024;
 
 /// Rows between two progress reports.
 const PROGRESS_EVERY: u64 = 65_536;
-
-/// FNV-1a: ids are short strings read from a trusted local file, so a fast non-keyed hash is
-/// right here (SipHash costs about a third of the import time).
-#[derive(Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-type KeyMap = HashMap<Box<str>, i64, BuildHasherDefault<Fnv>>;
 
 fn load_keys(conn: &Connection, table: &str, column: &str, catalog_id: i64) -> Result<KeyMap> {
     let mut stmt =
@@ -284,17 +261,4 @@ fn import_in_transaction(
     progress(report.rows);
     tx.commit()?;
     Ok(report)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::hash::BuildHasher;
-
-    #[test]
-    fn fnv_distinguishes_ids() {
-        let b = BuildHasherDefault::<Fnv>::default();
-        assert_ne!(b.hash_one("u1"), b.hash_one("u2"));
-        assert_eq!(b.hash_one("u1"), b.hash_one("u1"));
-    }
 }
