@@ -15,6 +15,35 @@ pub struct EventTimeline {
     pub earlier_events: u64,
 }
 
+impl EventTimeline {
+    /// The timeline of event counts per bucket start (`counts`, bucket starts multiples of
+    /// `bucket_secs`): the last `limit` buckets up to the newest, empty ones included, and the
+    /// events before them. Both back ends count with their own query and shape it here.
+    pub(crate) fn from_counts(
+        counts: &std::collections::BTreeMap<i64, u64>,
+        bucket_secs: i64,
+        limit: usize,
+    ) -> EventTimeline {
+        let Some((&last, _)) = counts.last_key_value() else {
+            return EventTimeline::default();
+        };
+        let span = bucket_secs.saturating_mul(limit.saturating_sub(1) as i64);
+        let oldest = counts.first_key_value().map_or(last, |(k, _)| *k);
+        let first = last.saturating_sub(span).max(oldest);
+        let earlier_events = counts.range(..first).map(|(_, n)| n).sum();
+        let mut buckets = Vec::new();
+        let mut start = first;
+        loop {
+            buckets.push((start, counts.get(&start).copied().unwrap_or(0)));
+            if start >= last || buckets.len() >= limit {
+                break;
+            }
+            start = start.saturating_add(bucket_secs);
+        }
+        EventTimeline { buckets, earlier_events }
+    }
+}
+
 /// One page of an item search.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ItemPage {

@@ -30,22 +30,7 @@ pub(super) fn event_timeline(
         let start = t.div_euclid(bucket_secs).saturating_mul(bucket_secs);
         *counts.entry(start).or_default() += 1;
     }
-    let Some((&last, _)) = counts.last_key_value() else {
-        return Ok(EventTimeline::default());
-    };
-    let span = bucket_secs.saturating_mul(limit.saturating_sub(1) as i64);
-    let first = last.saturating_sub(span).max(counts.first_key_value().map_or(last, |(k, _)| *k));
-    let earlier_events = counts.range(..first).map(|(_, n)| n).sum();
-    let mut buckets = Vec::new();
-    let mut start = first;
-    loop {
-        buckets.push((start, counts.get(&start).copied().unwrap_or(0)));
-        if start >= last || buckets.len() >= limit {
-            break;
-        }
-        start = start.saturating_add(bucket_secs);
-    }
-    Ok(EventTimeline { buckets, earlier_events })
+    Ok(EventTimeline::from_counts(&counts, bucket_secs, limit))
 }
 
 /// Events per item id, most events first (ties by id), for every item with events.
