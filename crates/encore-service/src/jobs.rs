@@ -483,6 +483,7 @@ impl Inner {
                     file_path: relative,
                     size_bytes,
                     trained_events_seq: watermark,
+                    job: Some(live.id),
                 },
             )?
         };

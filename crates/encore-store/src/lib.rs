@@ -45,6 +45,7 @@ pub mod item_files;
 mod key_map;
 pub mod limits;
 mod postgres;
+pub mod replica;
 mod sqlite;
 pub mod stats;
 mod store;
@@ -56,5 +57,9 @@ pub use error::{Error, Resource, Result};
 pub use postgres::{PostgresStore, ServerLock, is_postgres_url};
 pub use sqlite::{DB_FILE_NAME, SqliteStore};
 pub use stats::{EventTimeline, ItemPage};
+pub use replica::{
+    BlobInfo, CHANGE_RETENTION_MS, Change, ChangeKind, FeedEvent, FeedHeads, ReplicaFeed,
+    ReplicaRecord,
+};
 pub use store::{ImportSource, Store};
 pub use types::*;

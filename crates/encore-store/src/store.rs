@@ -243,6 +243,14 @@ pub trait Store: Send + Sync {
     ) -> Result<crate::stats::ItemPage>;
     /// Up to `max` user ids spread evenly over the catalog's users, and the number of users.
     fn sample_users(&self, catalog: &str, max: usize) -> Result<(Vec<String>, u64)>;
+
+    // ----- replicas -----
+
+    /// The feed replicas of one service share ([`crate::replica`]), when several processes can
+    /// use this store at once; `None` (the default) for a store one process owns.
+    fn replica_feed(&self) -> Option<&dyn crate::replica::ReplicaFeed> {
+        None
+    }
 }
 
 /// The first line of a file, decoded leniently (enough to detect a format).

@@ -213,6 +213,11 @@ pub struct NewModel {
     /// The event sequence watermark the model was trained on: every event with `seq <=` this was
     /// seen by training.
     pub trained_events_seq: u64,
+    /// The training job that produced it, if any: the model is registered only while that job
+    /// is still queued or running, else [`crate::Error::Conflict`] (a job failed as abandoned
+    /// by another replica must not register a model afterwards; see [`crate::replica`]).
+    #[serde(default)]
+    pub job: Option<u64>,
 }
 
 /// A registered model version.
@@ -351,6 +356,10 @@ pub struct JobRecord {
     pub created_ms: i64,
     /// Last changed, Unix ms.
     pub updated_ms: i64,
+    /// The replica that runs it (PostgreSQL with named replicas; `None` on SQLite, where the one
+    /// process runs every job).
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 /// A change to a job; `None` fields are left as they are.
@@ -501,4 +510,8 @@ pub struct AuditEntry {
     pub outcome: String,
     /// Detail.
     pub detail: serde_json::Value,
+    /// The replica that wrote it (PostgreSQL with named replicas; `None` on SQLite, where one
+    /// process writes the whole log).
+    #[serde(default)]
+    pub replica: Option<String>,
 }

@@ -29,6 +29,7 @@ fn job_from_row(r: &Row) -> Result<JobRecord> {
         model_version: r.get::<_, Option<i32>>(9).map(|v| v as u32),
         created_ms: r.get(10),
         updated_ms: r.get(11),
+        owner: None,
     })
 }
 

@@ -113,6 +113,7 @@ pub(super) fn audit_page(
             target: r.get(5),
             outcome: r.get(6),
             detail: r.get(7),
+            replica: None,
         })
         .collect())
 }

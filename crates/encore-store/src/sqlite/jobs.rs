@@ -41,6 +41,7 @@ fn job_from_row(r: &Row<'_>) -> rusqlite::Result<JobRecord> {
         model_version: r.get(9)?,
         created_ms: r.get(10)?,
         updated_ms: r.get(11)?,
+        owner: None,
     })
 }
 

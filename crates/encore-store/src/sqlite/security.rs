@@ -114,6 +114,7 @@ pub(super) fn audit_page(
                         Box::new(e),
                     )
                 })?,
+                replica: None,
             })
         },
     )?;

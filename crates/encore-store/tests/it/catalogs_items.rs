@@ -38,6 +38,7 @@ fn deleting_a_catalog_cascades_and_returns_model_files(fx) {
         file_path: "models/music/v1.enc".into(),
         size_bytes: 10,
         trained_events_seq: 2,
+        job: None,
     };
     store.register_model("music", &model).unwrap();
     store.create_job("music", &serde_json::json!({})).unwrap();

@@ -10,6 +10,7 @@ fn model(version: Option<u32>, path: &str) -> NewModel {
         file_path: path.into(),
         size_bytes: 1234,
         trained_events_seq: 42,
+        job: None,
     }
 }
 
