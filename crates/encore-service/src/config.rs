@@ -34,6 +34,11 @@ pub struct ServiceConfig {
     pub index_min_items: usize,
     /// Recall@10 against exact search that the index's probe count is chosen to reach.
     pub index_target_recall: f64,
+    /// This process's name among the replicas of one shared database (`encore serve --database
+    /// … --replica-name`): with a store that has a replica feed, it makes the service follow the
+    /// others ([`crate::replication`]) and fail only its own and dead replicas' jobs at start.
+    /// `None`: the one process of its store.
+    pub replica_name: Option<String>,
 }
 
 impl ServiceConfig {
@@ -49,6 +54,7 @@ impl ServiceConfig {
             seed: 42,
             index_min_items: 100_000,
             index_target_recall: 0.95,
+            replica_name: None,
         }
     }
 

@@ -372,6 +372,8 @@ pub struct EraseReceipt {
     pub events_removed: u64,
     /// Number of model files rewritten without the user.
     pub models_rewritten: usize,
+    /// The versions whose model files were rewritten without the user (`v1`, …), oldest first.
+    pub versions_rewritten: Vec<String>,
 }
 
 // ---------------------------------------------------------------- models and jobs
@@ -489,6 +491,10 @@ pub struct JobInfo {
     pub created_unix_ms: i64,
     /// End time (ms since the epoch).
     pub finished_unix_ms: Option<i64>,
+    /// The replica that runs (or ran) it, when several `encore serve` processes share one
+    /// PostgreSQL database; absent for a single server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
 }
 
 /// `GET /v1/jobs` response.

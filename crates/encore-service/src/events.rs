@@ -72,14 +72,29 @@ impl Encore {
             return Ok(dto::IngestEventsResponse { accepted: 0 });
         }
         let report = self.inner.store.append_events(catalog, &rows)?;
-        let (first, _) = report
+        let (first, last) = report
             .seq_range
             .ok_or_else(|| Error::Internal("the store assigned no sequence numbers".into()))?;
-        let mut data = state.write();
-        for (k, e) in rows.iter().enumerate() {
-            data.apply_event(first + k as u64, &e.user_id, &e.item_id, e.weight);
+        match self.inner.following() {
+            // With replicas, the follower applies every replica's events in sequence order,
+            // these included (see `replication`); the answer waits until it has.
+            Some(follow) => {
+                if !follow.wait_applied(last) {
+                    tracing::warn!(
+                        catalog,
+                        seq = last,
+                        "events committed but not yet applied by the follower; they count once \
+                         it catches up"
+                    );
+                }
+            }
+            None => {
+                let mut data = state.write();
+                for (k, e) in rows.iter().enumerate() {
+                    data.apply_event(first + k as u64, &e.user_id, &e.item_id, e.weight);
+                }
+            }
         }
-        drop(data);
         self.inner
             .counters
             .events_ingested

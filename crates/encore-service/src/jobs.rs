@@ -34,6 +34,7 @@ use encore_store::{JobRecord, JobUpdate, ModelRecord, NewModel};
 use crate::dto::{self, ActivatePolicy, JobState};
 use crate::error::{Error, Resource, Result};
 use crate::job_registry::LiveJob;
+use crate::loaded::LoadedModel;
 use crate::service::Encore;
 use crate::state::{CatalogState, Inner, metrics_map, not_found_as};
 use crate::training;
@@ -67,8 +68,17 @@ impl TrainingObserver for PhaseObserver<'_> {
             loss: loss.filter(|l| l.is_finite()),
             ..Default::default()
         };
-        if let Err(e) = self.inner.store.update_job(self.job.id, &update) {
-            tracing::warn!(job = self.job.id, error = %e, "could not record job progress");
+        match self.inner.store.update_job(self.job.id, &update) {
+            Ok(_) => {}
+            // Ended elsewhere: cancelled through another replica, or failed as abandoned while
+            // this one could not heartbeat. Stop; the registration would be refused anyway.
+            Err(encore_store::Error::Conflict(reason)) => {
+                tracing::warn!(job = self.job.id, %reason, "the job was ended elsewhere; stopping");
+                self.job.cancel.store(true, Ordering::Relaxed);
+            }
+            Err(e) => {
+                tracing::warn!(job = self.job.id, error = %e, "could not record job progress")
+            }
         }
     }
     fn is_cancelled(&self) -> bool {
@@ -301,6 +311,7 @@ impl Inner {
                 .and_then(|l| l.tuning.lock().unwrap_or_else(|p| p.into_inner()).clone()),
             created_unix_ms: r.created_ms,
             finished_unix_ms: r.state.is_terminal().then_some(r.updated_ms),
+            replica: r.owner.clone(),
         }
     }
 
@@ -317,26 +328,9 @@ impl Inner {
         let started = std::time::Instant::now();
         // One activation at a time per catalog, so the last one asked for is the one that wins.
         let _activation = state.activation.lock().unwrap_or_else(|p| p.into_inner());
-        let (loaded, erase_tick) = {
-            // An erasure cannot rewrite the file while it is read.
-            let _files = state.model_files.lock().unwrap_or_else(|p| p.into_inner());
-            let record = self.store.get_model(&state.name, version).map_err(not_found_as(
-                Resource::Model,
-                &encore_store::ModelVersion(version).to_string(),
-            ))?;
-            (self.load_model(state, &record)?, state.erase_tick())
-        };
-        // Without the files lock: erasures and jobs go on meanwhile.
-        let mut loaded = Arc::new(loaded);
-        state.preparing.store(Some(loaded.clone()));
-        let prepare_seconds = self.prepare(&loaded);
-        state.preparing.store(None);
+        let (loaded, erase_tick, prepare_seconds) = self.prepare_version(state, version)?;
         let _files = state.model_files.lock().unwrap_or_else(|p| p.into_inner());
-        for user in state.erased_since(erase_tick) {
-            if let Some(next) = loaded.without_user_id(&user) {
-                loaded = Arc::new(next);
-            }
-        }
+        let loaded = without_erased(state, loaded, erase_tick);
         let record = self.store.activate_model(&state.name, version)?;
         let seconds = started.elapsed().as_secs_f64();
         loaded.set_activation_seconds(seconds);
@@ -349,6 +343,33 @@ impl Inner {
         );
         self.serve_model(state, loaded);
         Ok((record, seconds))
+    }
+
+    /// Loads a registered version (a file that fails to load never becomes active) and builds
+    /// what it needs to serve at full speed while the current model keeps serving
+    /// ([`Inner::prepare`]). Returns it with the erasure tick it was read at and the seconds the
+    /// preparation took; the caller applies the erasures since ([`without_erased`]) under the
+    /// files lock, right before the swap. The caller holds the catalog's activation lock.
+    pub(crate) fn prepare_version(
+        self: &Arc<Self>,
+        state: &CatalogState,
+        version: u32,
+    ) -> Result<(Arc<LoadedModel>, u64, f64)> {
+        let (loaded, erase_tick) = {
+            // An erasure cannot rewrite the file while it is read.
+            let _files = state.model_files.lock().unwrap_or_else(|p| p.into_inner());
+            let record = self.store.get_model(&state.name, version).map_err(not_found_as(
+                Resource::Model,
+                &encore_store::ModelVersion(version).to_string(),
+            ))?;
+            (self.load_model(state, &record)?, state.erase_tick())
+        };
+        // Without the files lock: erasures and jobs go on meanwhile.
+        let loaded = Arc::new(loaded);
+        state.preparing.store(Some(loaded.clone()));
+        let prepare_seconds = self.prepare(&loaded);
+        state.preparing.store(None);
+        Ok((loaded, erase_tick, prepare_seconds))
     }
 
     fn finish_job(&self, live: &LiveJob, outcome: Result<u32>) {
@@ -473,6 +494,8 @@ impl Inner {
             let dir = self.config.models_dir(&state.name);
             std::fs::create_dir_all(&dir).map_err(|e| encore_core::Error::io(&dir, e))?;
             let size_bytes = artifact.save(&path)?;
+            // Other replicas fetch it from the database (a no-op on SQLite).
+            self.upload_model_file(&state.name, version, &path)?;
             self.store.register_model(
                 &state.name,
                 &NewModel {
@@ -521,6 +544,21 @@ impl Inner {
         let data = builder.finish()?;
         Ok((data.users, data.items, data.matrix))
     }
+}
+
+/// `loaded` without the users erased after `erase_tick` (call under the catalog's files lock,
+/// so no erasure slips in before the swap).
+pub(crate) fn without_erased(
+    state: &CatalogState,
+    mut loaded: Arc<LoadedModel>,
+    erase_tick: u64,
+) -> Arc<LoadedModel> {
+    for user in state.erased_since(erase_tick) {
+        if let Some(next) = loaded.without_user_id(&user) {
+            loaded = Arc::new(next);
+        }
+    }
+    loaded
 }
 
 /// The DTO of a registry record.

@@ -22,8 +22,10 @@
 //!   the common request (known user, no filter) a lookup. See [`recommend`] for which source
 //!   (`model`, `history`, `popular`) answers a request and [`jobs`] for the training steps.
 //!
-//! One process serves a data directory: events written to the database by another process while
-//! the service runs are not seen until it restarts.
+//! On SQLite one process serves a data directory: events written to the database by another
+//! process while the service runs are not seen until it restarts. On a shared PostgreSQL database
+//! any number of replicas serve together, each following the others' writes ([`replication`]),
+//! with the data directory only a cache of the model files the database holds.
 //!
 //! ## Who calls what
 //!
@@ -50,8 +52,10 @@ mod job_registry;
 pub mod jobs;
 pub mod limits;
 mod loaded;
+mod model_cache;
 pub mod offline;
 pub mod recommend;
+pub mod replication;
 mod service;
 mod state;
 pub mod stats;
@@ -62,4 +66,5 @@ pub mod validate;
 
 pub use config::ServiceConfig;
 pub use error::{Error, ErrorClass, Resource, Result, RowError};
+pub use replication::Follower;
 pub use service::{Encore, ServingModel};

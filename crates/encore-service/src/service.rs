@@ -42,9 +42,12 @@ impl Encore {
     /// Returns once everything is loaded; a server uses [`Encore::with_store_unloaded`] and
     /// [`Encore::load_catalogs`] to answer liveness probes meanwhile.
     ///
-    /// One service process owns a data directory: a second one would mark the first one's
-    /// running jobs as failed, and neither would see the other's new events in memory. Tools that
-    /// only import (`encore import`) use the store directly and are picked up at the next start.
+    /// On SQLite one service process owns a data directory: a second one would mark the first
+    /// one's running jobs as failed, and neither would see the other's new events in memory.
+    /// Tools that only import (`encore import`) use the store directly and are picked up at the
+    /// next start. On a shared database, a service with [`ServiceConfig::replica_name`] fails
+    /// only its own name's and dead replicas' jobs, and [`Encore::start_following`] keeps it in
+    /// step with the others.
     pub fn with_store(config: ServiceConfig, store: Arc<dyn Store>) -> Result<Self> {
         let service = Self::with_store_unloaded(config, store)?;
         service.load_catalogs()?;
@@ -69,12 +72,26 @@ impl Encore {
         if !(0.0..=1.0).contains(&config.index_target_recall) {
             return Err(Error::invalid("config", "index_target_recall must be within 0-1"));
         }
-        let interrupted = store.fail_unfinished_jobs("interrupted: the service stopped")?;
-        if interrupted > 0 {
-            tracing::warn!(
-                jobs = interrupted,
-                "marked training jobs interrupted by a stop as failed"
-            );
+        match (&config.replica_name, store.replica_feed()) {
+            // One of several replicas: only the jobs of this name's earlier process, and of
+            // replicas that stopped heartbeating, are known to be dead.
+            (Some(replica), Some(feed)) => {
+                feed.heartbeat(replica)?;
+                let stale = crate::replication::ABANDONED_AFTER.as_millis() as i64;
+                let failed = feed.fail_abandoned_jobs(stale, Some(replica))?;
+                if !failed.is_empty() {
+                    tracing::warn!(jobs = ?failed, "failed the jobs of replicas that stopped");
+                }
+            }
+            _ => {
+                let interrupted = store.fail_unfinished_jobs("interrupted: the service stopped")?;
+                if interrupted > 0 {
+                    tracing::warn!(
+                        jobs = interrupted,
+                        "marked training jobs interrupted by a stop as failed"
+                    );
+                }
+            }
         }
         let pool = |threads: usize, name: &'static str, nice: i32| {
             rayon::ThreadPoolBuilder::new()
@@ -105,6 +122,7 @@ impl Encore {
                 counters: Counters::default(),
                 startup: Startup::default(),
                 default_catalog: DefaultCatalog::default(),
+                follow: std::sync::OnceLock::new(),
             }),
         };
         Ok(service)
@@ -165,8 +183,20 @@ impl Encore {
                 catalogs: Vec::new(),
             };
         }
-        let catalogs = match self.inner.store.list_catalogs() {
-            Ok(c) => c,
+        // A replica whose database is down keeps serving from memory (writes answer 503): it
+        // stays ready with what it holds, so a load balancer does not take every replica out.
+        let from_memory = || -> Vec<String> {
+            let map = self.inner.catalogs.read().unwrap_or_else(|p| p.into_inner());
+            let mut names: Vec<String> = map.keys().cloned().collect();
+            names.sort();
+            names
+        };
+        let (catalogs, database_down) = match self.inner.store.list_catalogs() {
+            Ok(c) => (c.into_iter().map(|c| c.name).collect::<Vec<_>>(), false),
+            Err(e) if self.inner.following().is_some() => {
+                tracing::warn!(error = %e, "database unreachable; readiness from memory");
+                (from_memory(), true)
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "store not ready");
                 return dto::Readiness { ready: false, loading: None, catalogs: Vec::new() };
@@ -174,21 +204,33 @@ impl Encore {
         };
         let mut ready = true;
         let mut out = Vec::new();
-        for c in catalogs {
-            let active = self.inner.store.active_model(&c.name).ok().flatten();
+        for name in catalogs {
             let state =
-                self.inner.catalogs.read().unwrap_or_else(|p| p.into_inner()).get(&c.name).cloned();
+                self.inner.catalogs.read().unwrap_or_else(|p| p.into_inner()).get(&name).cloned();
             let loaded = state.as_ref().and_then(|s| s.model.load_full());
+            let active = if database_down {
+                None
+            } else {
+                self.inner.store.active_model(&name).ok().flatten()
+            };
             let preparing = state.as_ref().and_then(|s| s.preparing.load_full());
             let ok = match (&active, &loaded) {
                 (None, _) => true,
-                (Some(a), Some(l)) => a.version == l.version,
+                (Some(a), Some(l)) => {
+                    // A replica converging on a version activated elsewhere serves the previous
+                    // one meanwhile (`replication`): ready, as the activating replica is.
+                    a.version == l.version || self.inner.following().is_some()
+                }
                 (Some(_), None) => false,
             };
             ready &= ok;
             out.push(dto::CatalogReadiness {
-                catalog: c.name,
-                active_model: active.map(|a| a.version_label()),
+                catalog: name,
+                active_model: match &active {
+                    Some(a) => Some(a.version_label()),
+                    None if database_down => loaded.as_ref().map(|l| l.label.clone()),
+                    None => None,
+                },
                 loaded_model: loaded.as_ref().map(|l| l.label.clone()),
                 candidates_precomputed: loaded.as_ref().map(|l| l.precomputed_fraction()),
                 activation_seconds: loaded.as_ref().map(|l| l.activation_seconds()),

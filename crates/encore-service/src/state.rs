@@ -114,6 +114,8 @@ pub(crate) struct Inner {
     pub counters: Counters,
     pub startup: Startup,
     pub default_catalog: DefaultCatalog,
+    /// The follower of the other replicas, once started ([`crate::replication`]).
+    pub follow: std::sync::OnceLock<Arc<crate::replication::Follow>>,
 }
 
 impl DefaultCatalog {
@@ -157,6 +159,13 @@ impl Inner {
         if let Some(s) = self.catalogs.read().unwrap_or_else(|p| p.into_inner()).get(name) {
             return Ok(s.clone());
         }
+        // With a follower, the build and the follower's polls exclude each other: the follower
+        // then applies exactly the events committed after this build's snapshot.
+        let follow = self.following().cloned();
+        let _apply = follow.as_ref().map(|f| f.apply.lock().unwrap_or_else(|p| p.into_inner()));
+        if let Some(s) = self.catalogs.read().unwrap_or_else(|p| p.into_inner()).get(name) {
+            return Ok(s.clone());
+        }
         self.store.get_catalog(name).map_err(not_found_as(Resource::Catalog, name))?;
         let started = Instant::now();
         let mut data = CatalogData::default();
@@ -190,6 +199,7 @@ impl Inner {
             let mut map = self.catalogs.write().unwrap_or_else(|p| p.into_inner());
             map.entry(name.to_string()).or_insert(state).clone()
         };
+        drop(_apply);
         if state.model.load().is_none()
             && let Some(record) = self.store.active_model(name)?
         {
@@ -259,7 +269,7 @@ impl Inner {
     /// Loads a model file and maps its items to the catalog's.
     pub fn load_model(&self, state: &CatalogState, record: &ModelRecord) -> Result<LoadedModel> {
         let started = Instant::now();
-        let path = self.config.data_dir.join(&record.file_path);
+        let path = self.local_model_file(&state.name, record)?;
         let artifact = ModelArtifact::load(&path)?;
         let (to_catalog, catalog_items) = {
             let mut data = state.write();

@@ -62,17 +62,22 @@ impl Encore {
         if let Some(current) = &loaded {
             current.forget_fresh(user_id);
         }
-        let mut rewritten = 0;
+        let mut rewritten = Vec::new();
         let mut active_artifact = None;
-        for record in self.inner.store.list_models(catalog)? {
-            let path = self.inner.config.data_dir.join(&record.file_path);
+        // Oldest first, so the receipt lists versions in order.
+        let mut records = self.inner.store.list_models(catalog)?;
+        records.reverse();
+        for record in records {
+            // With replicas, the local copy is fetched first if missing or stale.
+            let path = self.inner.local_model_file(catalog, &record)?;
             let mut artifact = ModelArtifact::load(&path)?;
             if !artifact.remove_user(user_id) {
                 continue;
             }
             let size = artifact.save(&path)?;
+            self.inner.upload_model_file(catalog, record.version, &path)?;
             self.inner.store.update_model_file(catalog, record.version, &record.file_path, size)?;
-            rewritten += 1;
+            rewritten.push(record.version_label());
             tracing::info!(catalog, model = %record.version_label(), "model file rewritten without an erased user");
             if loaded.as_ref().is_some_and(|l| l.version == record.version) {
                 active_artifact = Some(artifact);
@@ -101,7 +106,8 @@ impl Encore {
         Ok(dto::EraseReceipt {
             user_id: user_id.to_string(),
             events_removed: report.events_deleted,
-            models_rewritten: rewritten,
+            models_rewritten: rewritten.len(),
+            versions_rewritten: rewritten,
         })
     }
 }

@@ -39,6 +39,10 @@ pub struct AuditEntryInfo {
     /// More: the HTTP status, the request id.
     #[schema(value_type = Object)]
     pub detail: serde_json::Value,
+    /// The replica that wrote it, when several `encore serve` processes share one PostgreSQL
+    /// database (one log across them); absent for a single server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
 }
 
 /// A page of the audit log.
@@ -142,6 +146,7 @@ impl Access {
                         target: e.target,
                         outcome: e.outcome,
                         detail: e.detail,
+                        replica: e.replica,
                     });
                     if entries.len() == limit {
                         return Ok(AuditPage { entries, next_after: Some(cursor) });

@@ -384,7 +384,8 @@ fn new_secret() -> Result<String> {
     Ok(secret)
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of `bytes` (key hashes here, model file checksums in `model_cache`).
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
