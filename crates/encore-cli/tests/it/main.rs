@@ -14,6 +14,7 @@ mod reliability_bad_input;
 mod reliability_common;
 mod reliability_crash;
 mod reliability_load;
+mod replicas;
 mod server_harness;
 mod server_process;
 mod tune;
