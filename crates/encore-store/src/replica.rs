@@ -190,3 +190,18 @@ pub trait ReplicaFeed: Send + Sync {
         sink: &mut dyn std::io::Write,
     ) -> Result<BlobInfo>;
 }
+
+/// The fencing rule every back end applies when registering a model with
+/// [`crate::NewModel::job`]: only a queued or running job's model is registered, so a job that
+/// was failed (as abandoned, by another replica), cancelled or finished cannot register one.
+pub(crate) fn check_job_may_register(job: u64, state: crate::types::JobState) -> Result<()> {
+    use crate::types::JobState;
+    match state {
+        JobState::Queued | JobState::Running => Ok(()),
+        ended => Err(crate::Error::Conflict(format!(
+            "job {job} is {}: its model is not registered (only a queued or running job \
+             registers its model)",
+            ended.as_str()
+        ))),
+    }
+}

@@ -6,7 +6,7 @@ use super::catalogs::{id_of, lock};
 use super::{to_i32, to_i64, to_u64};
 use crate::clock::now_ms;
 use crate::error::{Error, Resource, Result};
-use crate::types::{ModelRecord, ModelVersion, NewModel};
+use crate::types::{JobState, ModelRecord, ModelVersion, NewModel};
 
 const MODEL_SELECT: &str = "SELECT c.name, m.version, m.algorithm, m.params, m.metrics,
          m.file_path, m.size_bytes, m.created_ms, m.trained_events_seq, m.active
@@ -56,6 +56,9 @@ pub(super) fn register(
     if model.algorithm.is_empty() {
         return Err(Error::Invalid("model algorithm is empty".into()));
     }
+    if let Some(job) = model.job {
+        check_job(tx, catalog_id, catalog, job)?;
+    }
     let version = match model.version {
         Some(v) => {
             let next: i32 = tx
@@ -91,6 +94,25 @@ pub(super) fn register(
         return Err(Error::Conflict(format!("model v{version} of `{catalog}` already exists")));
     }
     get(tx, catalog, version)
+}
+
+/// The fencing rule ([`crate::replica::check_job_may_register`]). The job row stays locked until
+/// the registration commits, so a concurrent update that ends the job (another replica failing
+/// it as abandoned) either waits and finds it succeeded, or goes first and the model is refused.
+fn check_job(tx: &mut Transaction<'_>, catalog_id: i64, catalog: &str, job: u64) -> Result<()> {
+    let row = tx
+        .query_opt(
+            "SELECT state, catalog_id FROM jobs WHERE id = $1 FOR UPDATE",
+            &[&to_i64("job id", job)?],
+        )?
+        .ok_or_else(|| Error::not_found(Resource::Job, job.to_string()))?;
+    let (state, job_catalog): (String, i64) = (row.get(0), row.get(1));
+    if job_catalog != catalog_id {
+        return Err(Error::Invalid(format!("job {job} is not a job of catalog `{catalog}`")));
+    }
+    let state = JobState::parse(&state)
+        .ok_or_else(|| Error::Conflict(format!("stored job state `{state}` is unknown")))?;
+    crate::replica::check_job_may_register(job, state)
 }
 
 fn get_by_id(

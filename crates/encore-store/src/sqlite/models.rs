@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Row};
 use super::catalogs::id_of;
 use super::{now_ms, to_i64, to_u64};
 use crate::error::{Error, Resource, Result};
-use crate::types::{ModelRecord, NewModel};
+use crate::types::{JobState, ModelRecord, NewModel};
 
 const MODEL_SELECT: &str = "SELECT c.name, m.version, m.algorithm, m.params, m.metrics,
          m.file_path, m.size_bytes, m.created_ms, m.trained_events_seq, m.active
@@ -52,6 +52,9 @@ pub(super) fn register(conn: &Connection, catalog: &str, model: &NewModel) -> Re
     if model.algorithm.is_empty() {
         return Err(Error::Invalid("model algorithm is empty".into()));
     }
+    if let Some(job) = model.job {
+        check_job(conn, catalog_id, catalog, job)?;
+    }
     let version = match model.version {
         Some(v) => {
             let next: u32 = conn.query_row(
@@ -88,6 +91,24 @@ pub(super) fn register(conn: &Connection, catalog: &str, model: &NewModel) -> Re
         ),
     )?;
     get(conn, catalog, version)
+}
+
+/// The fencing rule ([`crate::replica::check_job_may_register`]), inside the caller's write
+/// transaction (SQLite has one writer, so the job cannot end before the registration commits).
+fn check_job(conn: &Connection, catalog_id: i64, catalog: &str, job: u64) -> Result<()> {
+    let row: Option<(String, i64)> = conn
+        .prepare_cached("SELECT state, catalog_id FROM jobs WHERE id = ?1")?
+        .query_row([to_i64("job id", job)?], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((state, job_catalog)) = row else {
+        return Err(Error::not_found(Resource::Job, job.to_string()));
+    };
+    if job_catalog != catalog_id {
+        return Err(Error::Invalid(format!("job {job} is not a job of catalog `{catalog}`")));
+    }
+    let state = JobState::parse(&state)
+        .ok_or_else(|| Error::Conflict(format!("stored job state `{state}` is unknown")))?;
+    crate::replica::check_job_may_register(job, state)
 }
 
 fn get_by_id(conn: &Connection, catalog_id: i64, version: u32) -> Result<Option<ModelRecord>> {

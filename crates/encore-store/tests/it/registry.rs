@@ -174,3 +174,41 @@ fn jobs_lifecycle_and_restart(fx) {
     assert_eq!(store.list_jobs(None, 1).unwrap().len(), 1);
 }
 }
+
+contract_test! {
+fn a_jobs_model_is_registered_only_while_the_job_is_queued_or_running(fx) {
+    let store = fx.open();
+    store.create_catalog("music").unwrap();
+    store.create_catalog("films").unwrap();
+    let set = |id: u64, state: JobState| {
+        store.update_job(id, &JobUpdate { state: Some(state), ..Default::default() }).unwrap();
+    };
+    let with_job = |job: u64, path: &str| NewModel { job: Some(job), ..model(None, path) };
+
+    let queued = store.create_job("music", &json!({})).unwrap().id;
+    assert_eq!(store.register_model("music", &with_job(queued, "q.enc")).unwrap().version, 1);
+    let running = store.create_job("music", &json!({})).unwrap().id;
+    set(running, JobState::Running);
+    assert_eq!(store.register_model("music", &with_job(running, "r.enc")).unwrap().version, 2);
+
+    for ended in [JobState::Failed, JobState::Succeeded, JobState::Cancelled] {
+        let job = store.create_job("music", &json!({})).unwrap().id;
+        set(job, ended);
+        let err = store.register_model("music", &with_job(job, "late.enc")).unwrap_err();
+        let expected = format!("job {job} is {}: its model is not registered", ended.as_str());
+        assert!(matches!(err, Error::Conflict(ref m) if m.starts_with(&expected)), "{err}");
+    }
+    assert!(matches!(
+        store.register_model("music", &with_job(999, "x.enc")),
+        Err(Error::NotFound { kind: Resource::Job, .. })
+    ));
+    let other = store.create_job("films", &json!({})).unwrap().id;
+    assert!(matches!(
+        store.register_model("music", &with_job(other, "x.enc")),
+        Err(Error::Invalid(_))
+    ));
+    // The refusals registered nothing and used no version.
+    assert_eq!(store.list_models("music").unwrap().len(), 2);
+    assert_eq!(store.register_model("music", &model(None, "n.enc")).unwrap().version, 3);
+}
+}
