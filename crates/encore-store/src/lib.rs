@@ -55,11 +55,11 @@ pub mod types;
 
 pub use error::{Error, Resource, Result};
 pub use postgres::{PostgresStore, ServerLock, is_postgres_url};
-pub use sqlite::{DB_FILE_NAME, SqliteStore};
-pub use stats::{EventTimeline, ItemPage};
 pub use replica::{
     BlobInfo, CHANGE_RETENTION_MS, Change, ChangeKind, FeedEvent, FeedHeads, ReplicaFeed,
     ReplicaRecord,
 };
+pub use sqlite::{DB_FILE_NAME, SqliteStore};
+pub use stats::{EventTimeline, ItemPage};
 pub use store::{ImportSource, Store};
 pub use types::*;

@@ -55,6 +55,14 @@ impl TestDatabase {
     }
 }
 
+/// Brings the PostgreSQL database at `url` to schema `version` and no further, as an earlier
+/// release left it, so a migration test can fill it and then open it with
+/// [`crate::PostgresStore::connect`]; panics on failure.
+pub fn migrate_postgres_to(url: &str, version: u32) {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).expect("connect");
+    crate::postgres::schema::migrate_to(&mut client, version).expect("migrate");
+}
+
 /// `postgres://…/OLD` with the database name replaced.
 fn with_dbname(url: &str, name: &str) -> String {
     let (base, _) = url.rsplit_once('/').expect("the test URL names a database");

@@ -44,12 +44,12 @@ pub(super) fn create(tx: &mut Transaction<'_>, name: &str) -> Result<Catalog> {
     }
 }
 
-/// The id of catalog `name`, creating it when absent.
-pub(super) fn get_or_create(tx: &mut Transaction<'_>, name: &str) -> Result<i64> {
+/// The id of catalog `name`, creating it when absent; and whether it was created.
+pub(super) fn get_or_create(tx: &mut Transaction<'_>, name: &str) -> Result<(i64, bool)> {
     match insert(tx, name, now_ms())? {
-        Some(id) => Ok(id),
+        Some(id) => Ok((id, true)),
         // ON CONFLICT waited for a concurrent creator to commit; the row is visible now.
-        None => id_of(tx, name),
+        None => Ok((id_of(tx, name)?, false)),
     }
 }
 
@@ -84,8 +84,16 @@ pub(super) fn stats(tx: &mut Transaction<'_>, name: &str) -> Result<CatalogStats
     })
 }
 
-/// Deletes the catalog and everything in it; returns the model file paths.
-pub(super) fn delete(tx: &mut Transaction<'_>, name: &str) -> Result<Vec<String>> {
+/// What deleting a catalog removed besides its rows.
+pub(super) struct Deleted {
+    /// The model file paths, for the caller to delete.
+    pub(super) files: Vec<String>,
+    /// API keys scoped to the catalog that were revoked with it.
+    pub(super) keys_revoked: u64,
+}
+
+/// Deletes the catalog and everything in it (its stored model files cascade with the row).
+pub(super) fn delete(tx: &mut Transaction<'_>, name: &str) -> Result<Deleted> {
     let id = lock(tx, name)?;
     let files = tx
         .query("SELECT file_path FROM models WHERE catalog_id = $1", &[&id])?
@@ -108,9 +116,9 @@ pub(super) fn delete(tx: &mut Transaction<'_>, name: &str) -> Result<Vec<String>
     }
     // Keys scoped to the catalog die with it: otherwise a later catalog of the same name would
     // inherit them (scopes are by name).
-    tx.execute(
+    let keys_revoked = tx.execute(
         "UPDATE api_keys SET revoked_ms = $2 WHERE catalog = $1 AND revoked_ms IS NULL",
         &[&name, &now_ms()],
     )?;
-    Ok(files)
+    Ok(Deleted { files, keys_revoked })
 }

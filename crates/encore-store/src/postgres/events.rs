@@ -148,6 +148,10 @@ pub(super) fn erase_user(
     user_id: &str,
 ) -> Result<EraseReport> {
     let catalog_id = id_of(tx, catalog)?;
+    // Holds appends off (they update the counter) until the erasure commits: an event of this
+    // user committing meanwhile would escape the DELETE and reference a deleted user key, and
+    // the change row's event watermark is exact (every event up to it was seen).
+    tx.execute("SELECT value FROM counters WHERE name = 'event_seq' FOR SHARE", &[])?;
     let Some(key) = keys::find(tx, KeyTable::Users, catalog_id, user_id)? else {
         return Ok(EraseReport::default());
     };

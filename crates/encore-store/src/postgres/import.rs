@@ -216,14 +216,16 @@ impl Importer {
     }
 }
 
+/// Imports in the caller's transaction. Also returns, when the import created the catalog, the
+/// event counter before its events (the watermark of its `CatalogCreated` change).
 pub(super) fn bulk_import(
     tx: &mut Transaction<'_>,
     catalog: &str,
     options: &BulkImportOptions<'_>,
     source: &mut ImportSource<'_>,
     progress: &mut dyn FnMut(u64),
-) -> Result<ImportReport> {
-    let catalog_id = catalogs::get_or_create(tx, catalog)?;
+) -> Result<(ImportReport, Option<u64>)> {
+    let (catalog_id, created) = catalogs::get_or_create(tx, catalog)?;
     // Locks the counter row until commit: concurrent appends wait, so this import may number its
     // events itself and store the high-water mark once at the end.
     let seq_before: i64 =
@@ -298,13 +300,14 @@ pub(super) fn bulk_import(
         &[&(importer.next_seq - 1)],
     )?;
     progress(rows);
-    Ok(ImportReport {
+    let report = ImportReport {
         rows,
         users_new: importer.users.created,
         items_new: importer.items.created,
         skipped: skipped_by_source + skipped_invalid,
         seconds: 0.0,
-    })
+    };
+    Ok((report, created.then_some(super::to_u64(seq_before))))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use crate::error::{Error, Resource, Result};
 use crate::types::{JobRecord, JobState, JobUpdate};
 
 const JOB_SELECT: &str = "SELECT j.id, c.name, j.state, j.request, j.progress, j.epoch, j.loss,
-         j.metrics, j.error, j.model_version, j.created_ms, j.updated_ms
+         j.metrics, j.error, j.model_version, j.created_ms, j.updated_ms, j.owner
      FROM jobs j JOIN catalogs c ON c.id = j.catalog_id";
 
 fn job_from_row(r: &Row) -> Result<JobRecord> {
@@ -29,7 +29,7 @@ fn job_from_row(r: &Row) -> Result<JobRecord> {
         model_version: r.get::<_, Option<i32>>(9).map(|v| v as u32),
         created_ms: r.get(10),
         updated_ms: r.get(11),
-        owner: None,
+        owner: r.get(12),
     })
 }
 
@@ -37,13 +37,14 @@ pub(super) fn create(
     tx: &mut Transaction<'_>,
     catalog: &str,
     request: &serde_json::Value,
+    owner: Option<&str>,
 ) -> Result<JobRecord> {
     let catalog_id = id_of(tx, catalog)?;
     let id: i64 = tx
         .query_one(
-            "INSERT INTO jobs (catalog_id, state, request, created_ms, updated_ms)
-             VALUES ($1, 'queued', $2, $3, $3) RETURNING id",
-            &[&catalog_id, request, &now_ms()],
+            "INSERT INTO jobs (catalog_id, state, request, created_ms, updated_ms, owner)
+             VALUES ($1, 'queued', $2, $3, $3, $4) RETURNING id",
+            &[&catalog_id, request, &now_ms(), &owner],
         )?
         .get(0);
     get(tx, to_u64(id))

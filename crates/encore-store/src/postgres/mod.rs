@@ -14,8 +14,10 @@
 //! Failures to reach the server, and connections lost mid-call, are [`Error::Unavailable`]: the
 //! transaction was not committed, and the server answers 503 with `Retry-After`.
 
+mod blobs;
 mod catalogs;
 mod events;
+mod feed;
 mod import;
 mod items;
 mod jobs;
@@ -32,6 +34,7 @@ use std::time::Duration;
 use postgres::{Client, IsolationLevel, NoTls, Transaction};
 
 use crate::error::{Error, Result};
+use crate::replica::{ChangeKind, ReplicaFeed};
 use crate::store::{ImportSource, Store};
 use crate::types::{
     ApiKeyRecord, AppendReport, AuditEntry, BulkImportOptions, Catalog, CatalogStats, EraseReport,
@@ -72,6 +75,8 @@ pub struct PostgresStore {
     config: postgres::Config,
     /// `host:port/dbname`, for messages (never the password).
     target: String,
+    /// The replica this store writes for ([`PostgresStore::connect_as`]).
+    replica: Option<String>,
     idle: Mutex<Vec<Client>>,
 }
 
@@ -121,7 +126,22 @@ impl PostgresStore {
     /// advisory lock, however many processes start at the same time). A malformed URL is
     /// [`Error::Invalid`]; an unreachable server [`Error::Unavailable`]; a database written by a
     /// newer build [`Error::Conflict`] naming both schema versions.
+    ///
+    /// The store writes for no named replica (a tool such as `encore import`): see
+    /// [`PostgresStore::connect_as`].
     pub fn connect(url: &str) -> Result<PostgresStore> {
+        PostgresStore::connect_as(url, None)
+    }
+
+    /// [`PostgresStore::connect`] for the replica named `replica` (unique among the service's
+    /// live replicas, see [`crate::replica`]): the jobs it creates are owned by that name
+    /// ([`crate::JobRecord::owner`]), and its audit entries and change-log rows carry it. A name
+    /// must be a valid id (non-empty, at most 256 characters, no control characters), else
+    /// [`Error::Invalid`].
+    pub fn connect_as(url: &str, replica: Option<&str>) -> Result<PostgresStore> {
+        if let Some(name) = replica {
+            crate::limits::check_id("replica name", name)?;
+        }
         if !is_postgres_url(url) {
             return Err(Error::Invalid(
                 "a database URL starts with postgres:// (postgres://user@host:port/dbname)".into(),
@@ -133,8 +153,12 @@ impl PostgresStore {
         // Notices are the server's informational messages; the only ones Encore causes are the
         // migrations' "already exists, skipping", which the client would log on every start.
         config.connect_timeout(CONNECT_TIMEOUT).application_name("encore").notice_callback(|_| {});
-        let store =
-            PostgresStore { target: describe(&config), config, idle: Mutex::new(Vec::new()) };
+        let store = PostgresStore {
+            target: describe(&config),
+            config,
+            replica: replica.map(str::to_owned),
+            idle: Mutex::new(Vec::new()),
+        };
         store.with_client(|c| schema::migrate(c).map(drop))?;
         Ok(store)
     }
@@ -160,6 +184,17 @@ impl PostgresStore {
             )));
         }
         Ok(ServerLock { session: Some(client) })
+    }
+
+    /// The replica name this store writes for (`None`: [`PostgresStore::connect`]).
+    pub fn replica(&self) -> Option<&str> {
+        self.replica.as_deref()
+    }
+
+    /// Writes the change row describing this transaction's write (see [`feed::record`]); the
+    /// last statement of the transaction.
+    fn log(&self, tx: &mut Transaction<'_>, catalog: Option<&str>, kind: ChangeKind) -> Result<()> {
+        feed::record(tx, self.replica(), catalog, &kind, None).map(drop)
     }
 
     /// The schema version of the database.
@@ -249,7 +284,11 @@ pub(crate) fn limit_i64(limit: usize) -> i64 {
 
 impl Store for PostgresStore {
     fn create_catalog(&self, name: &str) -> Result<Catalog> {
-        self.write(|tx| catalogs::create(tx, name))
+        self.write(|tx| {
+            let catalog = catalogs::create(tx, name)?;
+            self.log(tx, Some(name), ChangeKind::CatalogCreated)?;
+            Ok(catalog)
+        })
     }
 
     fn get_catalog(&self, name: &str) -> Result<Catalog> {
@@ -265,14 +304,29 @@ impl Store for PostgresStore {
     }
 
     fn delete_catalog(&self, name: &str) -> Result<Vec<String>> {
-        self.write(|tx| catalogs::delete(tx, name))
+        self.write(|tx| {
+            let deleted = catalogs::delete(tx, name)?;
+            if deleted.keys_revoked > 0 {
+                // Its scoped keys were revoked with it: followers reload the key table too.
+                feed::record(tx, self.replica(), None, &ChangeKind::KeysChanged, None)?;
+            }
+            self.log(tx, Some(name), ChangeKind::CatalogDeleted)?;
+            Ok(deleted.files)
+        })
     }
 
     fn upsert_items(&self, catalog: &str, items: &[NewItem]) -> Result<UpsertReport> {
         for item in items {
             crate::limits::check_item(item)?;
         }
-        self.write(|tx| items::upsert(tx, catalog, items))
+        self.write(|tx| {
+            let report = items::upsert(tx, catalog, items)?;
+            if !items.is_empty() {
+                let item_ids = items.iter().map(|i| i.item_id.clone()).collect();
+                self.log(tx, Some(catalog), ChangeKind::ItemsUpserted { item_ids })?;
+            }
+            Ok(report)
+        })
     }
 
     fn get_item(&self, catalog: &str, item_id: &str) -> Result<Item> {
@@ -284,7 +338,11 @@ impl Store for PostgresStore {
     }
 
     fn delete_item(&self, catalog: &str, item_id: &str) -> Result<()> {
-        self.write(|tx| items::delete(tx, catalog, item_id))
+        self.write(|tx| {
+            items::delete(tx, catalog, item_id)?;
+            let item_id = item_id.to_owned();
+            self.log(tx, Some(catalog), ChangeKind::ItemTakenDown { item_id })
+        })
     }
 
     fn taken_down_items(&self, catalog: &str) -> Result<Vec<String>> {
@@ -314,7 +372,12 @@ impl Store for PostgresStore {
     }
 
     fn erase_user(&self, catalog: &str, user_id: &str) -> Result<EraseReport> {
-        self.write(|tx| events::erase_user(tx, catalog, user_id))
+        self.write(|tx| {
+            let report = events::erase_user(tx, catalog, user_id)?;
+            let user_id = user_id.to_owned();
+            self.log(tx, Some(catalog), ChangeKind::UserErased { user_id })?;
+            Ok(report)
+        })
     }
 
     fn bulk_import(
@@ -326,8 +389,16 @@ impl Store for PostgresStore {
     ) -> Result<ImportReport> {
         crate::limits::check_catalog_name(catalog)?;
         let started = std::time::Instant::now();
-        let mut report =
-            self.write(|tx| import::bulk_import(tx, catalog, options, source, progress))?;
+        let mut report = self.write(|tx| {
+            let (report, created) = import::bulk_import(tx, catalog, options, source, progress)?;
+            if let Some(events_before) = created {
+                // Numbered before the import's own events: a follower creates the catalog,
+                // then applies them.
+                let kind = ChangeKind::CatalogCreated;
+                feed::record(tx, self.replica(), Some(catalog), &kind, Some(events_before))?;
+            }
+            Ok(report)
+        })?;
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
     }
@@ -349,7 +420,11 @@ impl Store for PostgresStore {
     }
 
     fn activate_model(&self, catalog: &str, version: u32) -> Result<ModelRecord> {
-        self.write(|tx| models::activate(tx, catalog, version))
+        self.write(|tx| {
+            let model = models::activate(tx, catalog, version)?;
+            self.log(tx, Some(catalog), ChangeKind::ModelActivated { version })?;
+            Ok(model)
+        })
     }
 
     fn active_model(&self, catalog: &str) -> Result<Option<ModelRecord>> {
@@ -363,11 +438,15 @@ impl Store for PostgresStore {
         file_path: &str,
         size_bytes: u64,
     ) -> Result<ModelRecord> {
-        self.write(|tx| models::update_file(tx, catalog, version, file_path, size_bytes))
+        self.write(|tx| {
+            let model = models::update_file(tx, catalog, version, file_path, size_bytes)?;
+            self.log(tx, Some(catalog), ChangeKind::ModelFileRewritten { version })?;
+            Ok(model)
+        })
     }
 
     fn create_job(&self, catalog: &str, request: &serde_json::Value) -> Result<JobRecord> {
-        self.write(|tx| jobs::create(tx, catalog, request))
+        self.write(|tx| jobs::create(tx, catalog, request, self.replica()))
     }
 
     fn get_job(&self, id: u64) -> Result<JobRecord> {
@@ -387,7 +466,11 @@ impl Store for PostgresStore {
     }
 
     fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyRecord> {
-        self.write(|tx| security::create_key(tx, key))
+        self.write(|tx| {
+            let key = security::create_key(tx, key)?;
+            self.log(tx, None, ChangeKind::KeysChanged)?;
+            Ok(key)
+        })
     }
 
     fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
@@ -395,11 +478,17 @@ impl Store for PostgresStore {
     }
 
     fn revoke_api_key(&self, id: u64) -> Result<ApiKeyRecord> {
-        self.write(|tx| security::revoke_key(tx, id))
+        self.write(|tx| {
+            let (key, revoked_now) = security::revoke_key(tx, id)?;
+            if revoked_now {
+                self.log(tx, None, ChangeKind::KeysChanged)?;
+            }
+            Ok(key)
+        })
     }
 
     fn append_audit(&self, entry: &NewAuditEntry) -> Result<u64> {
-        self.write(|tx| security::append_audit(tx, entry))
+        self.write(|tx| security::append_audit(tx, entry, self.replica()))
     }
 
     fn audit_page(&self, after_seq: u64, limit: usize) -> Result<Vec<AuditEntry>> {
@@ -435,5 +524,9 @@ impl Store for PostgresStore {
 
     fn sample_users(&self, catalog: &str, max: usize) -> Result<(Vec<String>, u64)> {
         self.read(|tx| stats::sample_users(tx, catalog, max))
+    }
+
+    fn replica_feed(&self) -> Option<&dyn ReplicaFeed> {
+        Some(self)
     }
 }

@@ -37,6 +37,7 @@ pub(super) fn attach(tx: &mut Transaction<'_>, catalog_id: i64) -> Result<()> {
     tx.batch_execute(&format!(
         "ALTER TABLE {table} ADD PRIMARY KEY (catalog_id, seq);
          CREATE INDEX {table}_by_user ON {table} (user_key, seq);
+         CREATE INDEX {table}_by_seq ON {table} (seq);
          ALTER TABLE events ATTACH PARTITION {table} FOR VALUES IN ({catalog_id});"
     ))?;
     Ok(())

@@ -129,6 +129,47 @@ const MIGRATIONS: &[&str] = &[
         detail   jsonb NOT NULL
     );
     "#,
+    // 2: what replicas share (see replica.rs): the change log and its counter, replica
+    // heartbeats, job owners and audit writers, model files in the database, and an index on
+    // events' global sequence for the feed (the primary key leads with the catalog).
+    r#"
+    INSERT INTO counters (name, value) VALUES ('change_seq', 0);
+    -- `catalog` is a name, not a reference: a deleted catalog's change keeps it.
+    CREATE TABLE changes (
+        seq        bigint PRIMARY KEY,
+        events_seq bigint NOT NULL,
+        catalog    text,
+        kind       jsonb NOT NULL,
+        replica    text,
+        time_ms    bigint NOT NULL
+    );
+    CREATE INDEX changes_by_time ON changes (time_ms);
+    CREATE TABLE replicas (
+        name         text PRIMARY KEY,
+        started_ms   bigint NOT NULL,
+        heartbeat_ms bigint NOT NULL
+    );
+    ALTER TABLE jobs ADD COLUMN owner text;
+    ALTER TABLE audit_log ADD COLUMN replica text;
+    CREATE TABLE model_blobs (
+        catalog_id bigint NOT NULL REFERENCES catalogs(id) ON DELETE CASCADE,
+        version    integer NOT NULL,
+        sha256     text NOT NULL,
+        size_bytes bigint NOT NULL,
+        stored_ms  bigint NOT NULL,
+        PRIMARY KEY (catalog_id, version)
+    );
+    CREATE TABLE model_blob_chunks (
+        catalog_id bigint NOT NULL REFERENCES catalogs(id) ON DELETE CASCADE,
+        version    integer NOT NULL,
+        chunk      integer NOT NULL,
+        data       bytea NOT NULL,
+        PRIMARY KEY (catalog_id, version, chunk)
+    );
+    -- Built on every partition (and by partitions::attach on new ones): the feed's
+    -- `WHERE seq > $1 ORDER BY seq LIMIT $2` is then a merge of the partitions' index scans.
+    CREATE INDEX events_by_seq ON events (seq);
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -136,6 +177,13 @@ pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
 /// Brings the database up to [`SCHEMA_VERSION`]; refuses a database written by a newer build.
 pub fn migrate(client: &mut Client) -> Result<u32> {
+    migrate_to(client, SCHEMA_VERSION)
+}
+
+/// Brings the database up to `target` (at most [`SCHEMA_VERSION`]); [`migrate`] in general,
+/// an older `target` only to build a database as an earlier release left it (migration tests).
+pub(crate) fn migrate_to(client: &mut Client, target: u32) -> Result<u32> {
+    let target = target.min(SCHEMA_VERSION);
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")?;
@@ -148,16 +196,13 @@ pub fn migrate(client: &mut Client) -> Result<u32> {
              {SCHEMA_VERSION}: upgrade encore"
         )));
     }
-    for migration in &MIGRATIONS[current as usize..] {
+    for migration in MIGRATIONS.get(current as usize..target as usize).unwrap_or_default() {
         tx.batch_execute(migration)?;
     }
-    if current < SCHEMA_VERSION {
+    if current < target {
         tx.execute("DELETE FROM schema_version", &[])?;
-        tx.execute(
-            "INSERT INTO schema_version (version) VALUES ($1)",
-            &[&(SCHEMA_VERSION as i32)],
-        )?;
+        tx.execute("INSERT INTO schema_version (version) VALUES ($1)", &[&(target as i32)])?;
     }
     tx.commit()?;
-    Ok(SCHEMA_VERSION)
+    Ok(current.max(target))
 }

@@ -58,26 +58,34 @@ pub(super) fn list_keys(tx: &mut Transaction<'_>) -> Result<Vec<ApiKeyRecord>> {
     tx.query(&format!("{KEY_SELECT} ORDER BY id"), &[])?.iter().map(key_from_row).collect()
 }
 
-pub(super) fn revoke_key(tx: &mut Transaction<'_>, id: u64) -> Result<ApiKeyRecord> {
+/// Revokes a key; also says whether this call revoked it (`false`: it already was).
+pub(super) fn revoke_key(tx: &mut Transaction<'_>, id: u64) -> Result<(ApiKeyRecord, bool)> {
     let key = get_key(tx, id)?;
+    let mut revoked_now = false;
     if key.revoked_ms.is_none() {
         // `revoked_ms IS NULL` again: a concurrent revocation keeps its (earlier) time.
-        tx.execute(
+        revoked_now = tx.execute(
             "UPDATE api_keys SET revoked_ms = $2 WHERE id = $1 AND revoked_ms IS NULL",
             &[&to_i64("key id", id)?, &now_ms()],
-        )?;
+        )? > 0;
     }
-    get_key(tx, id)
+    Ok((get_key(tx, id)?, revoked_now))
 }
 
 /// Appends an entry. The advisory lock makes appends commit in sequence order, so a reader
 /// paging with `after_seq` never skips an entry that commits late with a smaller number.
-pub(super) fn append_audit(tx: &mut Transaction<'_>, e: &NewAuditEntry) -> Result<u64> {
+/// `replica` is the writer's name ([`crate::PostgresStore::connect_as`]).
+pub(super) fn append_audit(
+    tx: &mut Transaction<'_>,
+    e: &NewAuditEntry,
+    replica: Option<&str>,
+) -> Result<u64> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])?;
     let seq: i64 = tx
         .query_one(
-            "INSERT INTO audit_log (time_ms, key_id, key_name, action, target, outcome, detail)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
+            "INSERT INTO audit_log (time_ms, key_id, key_name, action, target, outcome, detail,
+                 replica)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq",
             &[
                 &now_ms(),
                 &e.key_id.map(|id| to_i64("key id", id)).transpose()?,
@@ -86,6 +94,7 @@ pub(super) fn append_audit(tx: &mut Transaction<'_>, e: &NewAuditEntry) -> Resul
                 &e.target,
                 &e.outcome,
                 &e.detail,
+                &replica,
             ],
         )?
         .get(0);
@@ -98,7 +107,8 @@ pub(super) fn audit_page(
     limit: usize,
 ) -> Result<Vec<AuditEntry>> {
     let rows = tx.query(
-        "SELECT seq, time_ms, key_id, key_name, action, target, outcome, detail FROM audit_log
+        "SELECT seq, time_ms, key_id, key_name, action, target, outcome, detail, replica
+         FROM audit_log
          WHERE seq > $1 ORDER BY seq LIMIT $2",
         &[&to_i64("sequence number", after_seq)?, &limit_i64(limit)],
     )?;
@@ -113,7 +123,7 @@ pub(super) fn audit_page(
             target: r.get(5),
             outcome: r.get(6),
             detail: r.get(7),
-            replica: None,
+            replica: r.get(8),
         })
         .collect())
 }

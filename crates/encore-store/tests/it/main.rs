@@ -37,6 +37,7 @@ mod events;
 mod import;
 mod postgres_only;
 mod registry;
+mod replica_feed;
 mod security;
 mod stats;
 

@@ -14,7 +14,7 @@ fn migrations_run_once_even_when_processes_start_together() {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     for store in &stores {
-        assert_eq!(store.schema_version().unwrap(), 1);
+        assert_eq!(store.schema_version().unwrap(), 2);
     }
     stores[0].create_catalog("music").unwrap();
     drop(stores);
@@ -30,7 +30,7 @@ fn a_database_from_a_newer_build_is_refused_naming_both_versions() {
     client.batch_execute("UPDATE schema_version SET version = 99").unwrap();
     let err = PostgresStore::connect(&db.url).unwrap_err();
     assert!(
-        matches!(err, Error::Conflict(ref m) if m.contains("schema version 99") && m.contains("build's 1")),
+        matches!(err, Error::Conflict(ref m) if m.contains("schema version 99") && m.contains("build's 2")),
         "{err}"
     );
 }
@@ -208,4 +208,53 @@ fn a_second_server_lock_on_one_database_is_refused_until_the_first_is_dropped() 
     );
     drop(held);
     drop(second.lock_single_server().expect("free once the first server's lock is dropped"));
+}
+
+#[test]
+fn a_database_of_schema_version_1_migrates_to_2_keeping_its_data() {
+    let db = TestDatabase::create();
+    encore_store::test_support::migrate_postgres_to(&db.url, 1);
+    // What version 1 stored: a catalog with an item and two events (in a partition made as
+    // version 1 made them), a job, an API key and an audit entry.
+    let mut client = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO catalogs (name, created_ms, next_model_version) VALUES ('music', 1, 2);
+             INSERT INTO users (catalog_id, user_id) VALUES (1, 'u1');
+             INSERT INTO item_keys (catalog_id, item_id) VALUES (1, 'a'), (1, 'b');
+             INSERT INTO items (key, title, kind, tags, available, updated_ms)
+                 VALUES (1, 'A', '', '[]', true, 1);
+             CREATE TABLE events_1 PARTITION OF events FOR VALUES IN (1);
+             INSERT INTO events (catalog_id, seq, user_key, item_key, weight, ingested_ms)
+                 VALUES (1, 1, 1, 1, 1.0, 1), (1, 2, 1, 2, 2.0, 1);
+             UPDATE counters SET value = 2 WHERE name = 'event_seq';
+             INSERT INTO jobs (catalog_id, state, request, created_ms, updated_ms)
+                 VALUES (1, 'running', '{}', 1, 1);
+             INSERT INTO api_keys (name, role, hash, prefix, created_ms)
+                 VALUES ('ci', 'admin', 'h', 'p', 1);
+             INSERT INTO audit_log (time_ms, action, target, outcome, detail)
+                 VALUES (1, 'catalog.create', 'catalog/music', 'ok', '{}');",
+        )
+        .unwrap();
+    drop(client);
+    let store = PostgresStore::connect_as(&db.url, Some("r1")).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(store.count_events("music").unwrap(), 2);
+    assert_eq!(store.get_item("music", "a").unwrap().title, "A");
+    let job = store.get_job(1).unwrap();
+    assert_eq!((job.state, job.owner), (encore_store::JobState::Running, None));
+    assert_eq!(store.list_api_keys().unwrap().len(), 1);
+    assert_eq!(store.audit_page(0, 10).unwrap()[0].replica, None);
+    let feed = store.replica_feed().unwrap();
+    let heads = feed.feed_heads().unwrap();
+    assert_eq!((heads.events, heads.changes, heads.oldest_change), (2, 0, 0));
+    // The old partition got the feed's sequence index, and new writes work on it.
+    let seqs: Vec<u64> = feed.events_after(0, 10).unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [1, 2]);
+    store.append_events("music", &[event("u1", "b")]).unwrap();
+    assert_eq!(feed.events_after(2, 10).unwrap()[0].seq, 3);
+    store.activate_model("music", 1).unwrap_err(); // no model v1 registered: no change
+    store.upsert_items("music", &[encore_store::NewItem::new("c", "C")]).unwrap();
+    assert_eq!(feed.feed_heads().unwrap().changes, 1);
+    assert!(store.integrity_check().unwrap().is_empty(), "{:?}", store.integrity_check());
 }
