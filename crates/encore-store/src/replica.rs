@@ -22,6 +22,13 @@
 //! ([`Change::events_seq`]), so a follower can apply both logs in one order: every event up to
 //! that number, then the change.
 //!
+//! A consistent way to follow: read [`ReplicaFeed::feed_heads`] first, then the events up to
+//! its `events` and the changes up to its `changes`, and merge them by `events_seq`. Every
+//! change up to that head has `events_seq <=` the events head, and every event up to the events
+//! head has its catalog's `CatalogCreated` up to the changes head (an import that creates its
+//! catalog writes both in one transaction). Reading "everything after N" of each log without
+//! the heads can show a catalog's events before its creation.
+//!
 //! Change rows are kept for [`CHANGE_RETENTION_MS`] and then pruned ([`ReplicaFeed::heartbeat`]
 //! prunes them); an erased user's id thus leaves the database with them. A follower that falls
 //! further behind than that (it finds [`FeedHeads::oldest_change`] past its position) reloads
@@ -70,9 +77,11 @@ pub struct FeedEvent {
 pub enum ChangeKind {
     /// A catalog was created (through the API or by an import).
     CatalogCreated,
-    /// A catalog was deleted with everything in it.
+    /// A catalog was deleted with everything in it. When API keys scoped to it were revoked
+    /// with it, a [`ChangeKind::KeysChanged`] of the same transaction comes just before.
     CatalogDeleted,
-    /// Items were inserted or replaced (their metadata is read back from the store).
+    /// Items were inserted or replaced (their metadata is read back from the store). An empty
+    /// upsert writes no change.
     ItemsUpserted {
         /// The item ids, in the batch's order.
         item_ids: Vec<String>,
@@ -82,14 +91,16 @@ pub enum ChangeKind {
         /// The item id.
         item_id: String,
     },
-    /// An API key was created or revoked (the key table is read back from the store).
+    /// An API key was created or revoked (the key table is read back from the store). Revoking
+    /// a key that was already revoked writes no change.
     KeysChanged,
     /// A model version became the catalog's only active one (also a rollback).
     ModelActivated {
         /// The version now active.
         version: u32,
     },
-    /// A user's events and the user were deleted (erasure).
+    /// A user's events and the user were deleted (erasure); also written when the catalog had
+    /// no such user (a follower has nothing to drop).
     UserErased {
         /// The user id.
         user_id: String,
@@ -106,7 +117,10 @@ pub enum ChangeKind {
 pub struct Change {
     /// Position in the change log (strictly increasing, commit order).
     pub seq: u64,
-    /// The newest event sequence number committed when the change was written.
+    /// The newest event sequence number committed when the change was written. For the
+    /// `CatalogCreated` of an import that created its catalog, the number before the import's
+    /// own events (which follow the change). An erasure holds appends off while it runs, so
+    /// the events up to this number are exactly those it saw.
     pub events_seq: u64,
     /// The catalog changed (`None` for API keys, which are not per catalog).
     pub catalog: Option<String>,
@@ -126,7 +140,8 @@ pub struct FeedHeads {
     /// The newest committed change number (0: none yet).
     pub changes: u64,
     /// The oldest change still kept (0 when the log is empty); a follower whose position is
-    /// below `oldest_change - 1` has missed pruned changes.
+    /// below `oldest_change - 1` has missed pruned changes. Pruning never removes the newest
+    /// change, so the log is empty only while no change was ever written.
     pub oldest_change: u64,
 }
 
@@ -160,18 +175,27 @@ pub trait ReplicaFeed: Send + Sync {
     fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<Change>>;
 
     /// Records that `replica` is alive now (creating its row on first call) and prunes change
-    /// rows older than [`CHANGE_RETENTION_MS`].
+    /// rows older than [`CHANGE_RETENTION_MS`] (never the newest). The name must be a valid id
+    /// ([`crate::limits::check_id`]), else [`crate::Error::Invalid`].
     fn heartbeat(&self, replica: &str) -> Result<()>;
     /// Replicas whose heartbeat is at most `fresh_ms` old, by name.
     fn live_replicas(&self, fresh_ms: i64) -> Result<Vec<ReplicaRecord>>;
     /// Fails every queued or running job whose owner has not heartbeat for `stale_ms` (or has
     /// no owner, or is `restarted`: a replica of that name starting again, whose earlier
     /// process cannot be running them any more), with an error naming the owner; returns the
-    /// ids failed.
+    /// ids failed, ascending. Pass `restarted` only at start-up, before the replica creates
+    /// jobs of its own: every unfinished job of that name is failed.
+    ///
+    /// The errors stored: ``abandoned: replica `X` stopped (no heartbeat for N s)`` (or `(no
+    /// heartbeat recorded)` when `X` never heartbeat), ``abandoned: replica `X` restarted``,
+    /// and `abandoned: no replica owns it (…)` for a job created without a replica name.
     fn fail_abandoned_jobs(&self, stale_ms: i64, restarted: Option<&str>) -> Result<Vec<u64>>;
 
     /// Stores a model file's bytes for `catalog`'s `version` (replacing any stored before) and
-    /// returns its checksum; `source` is read to its end. The version must be reserved.
+    /// returns its checksum; `source` is read to its end. The version must be reserved
+    /// ([`crate::Error::Invalid`] otherwise). Readers see the earlier file until this commits;
+    /// deleting the catalog deletes its files. Store the file before the registry write that
+    /// announces it (`activate_model`, `update_model_file`), so a follower finds it.
     fn put_model_blob(
         &self,
         catalog: &str,

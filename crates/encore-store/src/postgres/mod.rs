@@ -13,6 +13,10 @@
 //!
 //! Failures to reach the server, and connections lost mid-call, are [`Error::Unavailable`]: the
 //! transaction was not committed, and the server answers 503 with `Retry-After`.
+//!
+//! Several processes may share one database: the store implements [`ReplicaFeed`] (`feed.rs`,
+//! model files in `blobs.rs`), and every write a replica keeps in memory also writes its change
+//! row in its own transaction (the [`Store`] methods below).
 
 mod blobs;
 mod catalogs;
