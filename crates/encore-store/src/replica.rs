@@ -120,7 +120,8 @@ pub struct Change {
     /// The newest event sequence number committed when the change was written. For the
     /// `CatalogCreated` of an import that created its catalog, the number before the import's
     /// own events (which follow the change). An erasure holds appends off while it runs, so
-    /// the events up to this number are exactly those it saw.
+    /// the events up to this number are exactly those it saw. Never decreases from one change
+    /// to the next.
     pub events_seq: u64,
     /// The catalog changed (`None` for API keys, which are not per catalog).
     pub catalog: Option<String>,

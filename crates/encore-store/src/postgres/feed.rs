@@ -27,8 +27,8 @@ pub(super) fn committed_events_seq(tx: &mut Transaction<'_>) -> Result<u64> {
 
 /// Writes one change row in the caller's transaction, so it commits exactly when the write it
 /// describes does. `events_seq` is the event watermark the change follows: `None` reads the
-/// committed counter now (the caller's own events, if any, would not be counted), `Some` when
-/// the caller holds the event counter and knows the value before its own events (an import that
+/// committed counter (the caller's own events, if any, would not be counted), `Some` when the
+/// caller holds the event counter and knows the value before its own events (an import that
 /// creates its catalog, whose events must be applied after the catalog exists). Call it last in
 /// the transaction (see the module docs). Returns the change's number.
 pub(super) fn record(
@@ -38,21 +38,24 @@ pub(super) fn record(
     kind: &ChangeKind,
     events_seq: Option<u64>,
 ) -> Result<u64> {
+    let seq: i64 = tx
+        .query_one(
+            "UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value",
+            &[],
+        )?
+        .get(0);
+    // Read after the change counter's lock is ours (a statement of its own: its snapshot is
+    // taken after the wait), so the watermark never decreases in change order.
     let events_seq = match events_seq {
         Some(seq) => seq,
         None => committed_events_seq(tx)?,
     };
     let kind = serde_json::to_value(kind).expect("a change kind serialises");
-    let seq: i64 = tx
-        .query_one(
-            "WITH n AS (
-                 UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value
-             )
-             INSERT INTO changes (seq, events_seq, catalog, kind, replica, time_ms)
-             SELECT n.value, $1, $2, $3, $4, $5 FROM n RETURNING seq",
-            &[&to_i64("sequence number", events_seq)?, &catalog, &kind, &replica, &now_ms()],
-        )?
-        .get(0);
+    tx.execute(
+        "INSERT INTO changes (seq, events_seq, catalog, kind, replica, time_ms)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[&seq, &to_i64("sequence number", events_seq)?, &catalog, &kind, &replica, &now_ms()],
+    )?;
     Ok(to_u64(seq))
 }
 

@@ -465,3 +465,46 @@ fn heartbeats_prune_old_changes_but_keep_the_newest() {
     let heads = feed.feed_heads().unwrap();
     assert_eq!((heads.changes, heads.oldest_change), (4, 4));
 }
+
+#[test]
+fn a_follower_sees_both_logs_without_gaps_while_two_replicas_write() {
+    let db = TestDatabase::create();
+    let a = std::sync::Arc::new(PostgresStore::connect_as(&db.url, Some("a")).unwrap());
+    let b = std::sync::Arc::new(PostgresStore::connect_as(&db.url, Some("b")).unwrap());
+    a.create_catalog("music").unwrap();
+    b.create_catalog("films").unwrap();
+    let writers: Vec<_> = [(a.clone(), "music"), (b.clone(), "films"), (a.clone(), "films")]
+        .into_iter()
+        .enumerate()
+        .map(|(w, (store, catalog))| {
+            std::thread::spawn(move || {
+                for i in 0..40 {
+                    let id = format!("w{w}-{i}");
+                    store.upsert_items(catalog, &[NewItem::new(id.clone(), "t")]).unwrap();
+                    store.append_events(catalog, &[event(&id, "x"), event("u", &id)]).unwrap();
+                }
+            })
+        })
+        .collect();
+    // Numbers commit in order, so a follower reading "everything after N" never finds a gap
+    // (a number committing later than a bigger one would show as one) and watermarks grow.
+    let follower = std::thread::spawn(move || {
+        let (mut changes, mut events, mut watermark) = (0u64, 0u64, 0u64);
+        while changes < 2 + 120 || events < 240 {
+            for c in feed(&b).changes_after(changes, 7).unwrap() {
+                assert_eq!(c.seq, changes + 1, "a gap in the change log");
+                assert!(c.events_seq >= watermark, "the event watermark went back");
+                (changes, watermark) = (c.seq, c.events_seq);
+            }
+            for e in feed(&b).events_after(events, 11).unwrap() {
+                assert_eq!(e.seq, events + 1, "a gap in the events");
+                events = e.seq;
+            }
+        }
+        (changes, events)
+    });
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert_eq!(follower.join().unwrap(), (122, 240));
+}
