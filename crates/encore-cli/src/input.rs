@@ -9,7 +9,7 @@ use anyhow::Context;
 use encore_core::data::{Dataset, Format, Interactions, ReadOptions, read_interactions};
 use encore_core::eval::TestSet;
 use encore_core::ids::IdMap;
-use encore_store::{PostgresStore, ServerLock, SqliteStore, Store};
+use encore_store::{PostgresStore, SqliteStore, Store};
 
 use crate::progress::Ui;
 
@@ -127,44 +127,39 @@ impl DatabaseArg {
     /// Opens the store: PostgreSQL when a URL is given (creating `data_dir` for the model
     /// files), else the SQLite file in `data_dir`, as before `--database` existed.
     pub fn open_store(&self, data_dir: &Path) -> anyhow::Result<Arc<dyn Store>> {
-        self.open(data_dir, false).map(|(store, _)| store)
+        self.open(data_dir, None)
     }
 
-    /// [`DatabaseArg::open_store`] for `encore serve`: on PostgreSQL it also takes the
-    /// database's one-server lock, refusing to start beside another server (one server per
-    /// database until replicas follow each other).
+    /// [`DatabaseArg::open_store`] for `encore serve`: on PostgreSQL the store is opened as the
+    /// replica `replica` (the owner of the jobs it creates and the writer of its audit entries;
+    /// see [`encore_store::replica`]), one of any number of servers on the database.
     pub fn open_server_store(
         &self,
         data_dir: &Path,
-    ) -> anyhow::Result<(Arc<dyn Store>, Option<ServerLock>)> {
-        self.open(data_dir, true)
+        replica: &str,
+    ) -> anyhow::Result<Arc<dyn Store>> {
+        self.open(data_dir, Some(replica))
     }
 
-    fn open(
-        &self,
-        data_dir: &Path,
-        single_server: bool,
-    ) -> anyhow::Result<(Arc<dyn Store>, Option<ServerLock>)> {
+    /// Whether the store is a shared database (PostgreSQL) rather than the SQLite file.
+    pub fn is_shared(&self) -> bool {
+        self.url.is_some()
+    }
+
+    fn open(&self, data_dir: &Path, replica: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
         match &self.url {
             None => {
                 let store = SqliteStore::open(data_dir)
                     .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
-                Ok((Arc::new(store), None))
+                Ok(Arc::new(store))
             }
             Some(url) => {
                 std::fs::create_dir_all(data_dir)
                     .with_context(|| format!("cannot create {}", data_dir.display()))?;
-                let store = PostgresStore::connect(url).with_context(|| {
+                let store = PostgresStore::connect_as(url, replica).with_context(|| {
                     format!("cannot open the database {} (--database)", redact_password(url))
                 })?;
-                let lock = if single_server {
-                    Some(store.lock_single_server().with_context(|| {
-                        format!("cannot serve the database {}", redact_password(url))
-                    })?)
-                } else {
-                    None
-                };
-                Ok((Arc::new(store), lock))
+                Ok(Arc::new(store))
             }
         }
     }

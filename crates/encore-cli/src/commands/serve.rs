@@ -20,6 +20,11 @@ pub struct Args {
     pub data_dir: PathBuf,
     #[command(flatten)]
     pub database: crate::input::DatabaseArg,
+    /// This server's name among the replicas of one --database (in the audit log, on the jobs
+    /// it runs, in its logs); unique among live replicas. Default: `<hostname>-<pid>`. Ignored
+    /// without --database.
+    #[arg(long, value_name = "NAME", env = "ENCORE_REPLICA_NAME", value_parser = parse_replica_name)]
+    pub replica_name: Option<String>,
     /// Address to listen on. The default is loopback only. A non-loopback address needs TLS
     /// (`--tls-cert`, `--tls-key`) or an explicit `--insecure-listen`.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080", env = "ENCORE_LISTEN")]
@@ -100,6 +105,33 @@ fn parse_key_rate(text: &str) -> Result<(u64, Quota), String> {
     Ok((id, rate.parse::<Quota>()?))
 }
 
+/// Most characters of a replica name.
+const MAX_REPLICA_NAME: usize = 100;
+
+fn parse_replica_name(text: &str) -> Result<String, String> {
+    let name = text.trim();
+    if name.is_empty()
+        || name.chars().count() > MAX_REPLICA_NAME
+        || name.chars().any(char::is_control)
+    {
+        return Err(format!(
+            "a replica name has 1-{MAX_REPLICA_NAME} characters, no control characters"
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// `<hostname>-<pid>`: unique among the processes of a cluster without configuration, and a
+/// restart is a new replica (its predecessor's jobs are failed as abandoned).
+fn default_replica_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "encore".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
 /// Refuses plain HTTP on a non-loopback address unless explicitly allowed.
 fn check_transport(args: &Args) -> anyhow::Result<()> {
     if args.tls_cert.is_none() && !args.listen.ip().is_loopback() && !args.insecure_listen {
@@ -130,8 +162,18 @@ pub fn bootstrap_admin_key(state: &AppState) -> anyhow::Result<()> {
 pub fn run(args: Args) -> anyhow::Result<()> {
     encore_server::init_logging(args.log_format, "info");
     check_transport(&args)?;
-    // Held until the server stops (dropped after the runtime, as the synchronous client needs).
-    let (state, _single_server) = open(&args)?;
+    let state = open(&args)?;
+    // With replicas: follow the others from here on (before the load, so nothing committed in
+    // between is missed). Stopped after the runtime, as the synchronous client needs.
+    let access = Arc::clone(state.access());
+    let _follower = state
+        .service()
+        .start_following(Arc::new(move || {
+            if let Err(error) = access.reload() {
+                tracing::warn!(%error, "cannot reload the API keys changed by another replica");
+            }
+        }))
+        .context("cannot follow the other replicas")?;
     bootstrap_admin_key(&state)?;
     // The catalogs load in the background: liveness answers at once whatever their size, and
     // readiness (and catalog requests) answer 503 `not_ready` until the load is done.
@@ -154,9 +196,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     serve_blocking(state, args.http_threads)
 }
 
-/// Opens the data directory and builds the server state from the arguments; on PostgreSQL also
-/// takes the database's one-server lock (see [`encore_store::PostgresStore::lock_single_server`]).
-fn open(args: &Args) -> anyhow::Result<(AppState, Option<encore_store::ServerLock>)> {
+/// Opens the data directory and builds the server state from the arguments; on PostgreSQL as
+/// one of the database's replicas.
+fn open(args: &Args) -> anyhow::Result<AppState> {
     let mut service_config = ServiceConfig::new(&args.data_dir);
     service_config.training_threads = usize::from(args.training_threads);
     if let Some(threads) = args.precompute_threads {
@@ -165,7 +207,15 @@ fn open(args: &Args) -> anyhow::Result<(AppState, Option<encore_store::ServerLoc
     service_config.candidates_per_user = usize::from(args.candidates_per_user);
     service_config.candidate_memory_bytes = args.candidate_memory;
     service_config.index_min_items = args.index_min_items;
-    let (store, single_server) = args.database.open_server_store(&args.data_dir)?;
+    let store = if args.database.is_shared() {
+        let replica = args.replica_name.clone().unwrap_or_else(default_replica_name);
+        tracing::info!(replica, "serving as a replica of the shared database");
+        let store = args.database.open_server_store(&args.data_dir, &replica)?;
+        service_config.replica_name = Some(replica);
+        store
+    } else {
+        args.database.open_store(&args.data_dir)?
+    };
     let service = Encore::with_store_unloaded(service_config, store)
         .with_context(|| format!("cannot open the data directory {}", args.data_dir.display()))?;
     let config = ServerConfig {
@@ -184,7 +234,7 @@ fn open(args: &Args) -> anyhow::Result<(AppState, Option<encore_store::ServerLoc
         },
         ..ServerConfig::default()
     };
-    Ok((AppState::new(Arc::new(service), config), single_server))
+    Ok(AppState::new(Arc::new(service), config))
 }
 
 /// Runs the server on a multi-threaded tokio runtime until shutdown, then stops the training

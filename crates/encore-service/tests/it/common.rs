@@ -47,6 +47,11 @@ impl Backend {
         }
     }
 
+    /// The PostgreSQL database's URL (`None` on SQLite).
+    pub fn database_url(&self) -> Option<&str> {
+        self.database.as_ref().map(|d| d.url.as_str())
+    }
+
     /// The data directory (model files under `models/`).
     pub fn dir(&self) -> &Path {
         self.dir.path()

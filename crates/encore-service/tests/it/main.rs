@@ -33,5 +33,6 @@ mod access;
 mod common;
 mod index;
 mod models;
+mod replicas;
 mod serving;
 mod writes;

@@ -140,8 +140,18 @@ fn erasure_removes_the_user_from_every_model_file_and_response(fx) {
 
     let receipt = svc.erase_user("music", victim).unwrap();
     assert_eq!((receipt.events_removed, receipt.models_rewritten), (4, 2));
+    assert_eq!(receipt.versions_rewritten, ["v1", "v2"]);
     for f in &files {
         assert!(!contains(&std::fs::read(f).unwrap(), victim.as_bytes()), "id left in {f:?}");
+    }
+    // On a shared database the stored copies, which other replicas fetch, are rewritten too.
+    if let Some(feed) = svc.store().replica_feed() {
+        for version in [1, 2] {
+            let mut stored = Vec::new();
+            feed.read_model_blob("music", version, &mut stored).unwrap();
+            assert!(!contains(&stored, victim.as_bytes()), "id left in stored v{version}");
+            assert_eq!(stored, std::fs::read(&files[version as usize - 1]).unwrap());
+        }
     }
     let r = svc.recommend("music", &req).unwrap();
     assert_eq!(r.source, Source::Popular);
