@@ -170,10 +170,11 @@ impl PostgresStore {
     /// Takes the database's one-server lock for as long as the returned guard lives, or refuses
     /// with [`Error::Conflict`] when another `encore serve` holds it.
     ///
-    /// Why: this release does not yet make replicas act as one service (they would not follow
-    /// each other's events, keys or activations, and a starting server fails every unfinished
-    /// job, the other server's too). So a second server on the same database is refused with a
-    /// clear message instead of silently serving stale data. The lock is a session-level
+    /// Why: a server that does not follow the replica feed ([`crate::replica`]) would serve
+    /// stale data beside another one, and fail the other's unfinished jobs at start; such a
+    /// server takes this lock so that a second one is refused with a clear message. (Replicas
+    /// that follow the feed and own their jobs by name, [`PostgresStore::connect_as`], need
+    /// no lock.) The lock is a session-level
     /// advisory lock on a connection of its own: PostgreSQL releases it when that session ends,
     /// so a killed server never leaves it behind.
     pub fn lock_single_server(&self) -> Result<ServerLock> {
