@@ -43,6 +43,21 @@ struct Replica {
     node: Node,
 }
 
+/// When the test fails, each replica's last log lines and whether it is still running.
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let exited = self.node.child.try_wait().ok().flatten();
+            eprintln!(
+                "--- replica {} ({}; exited: {exited:?}), last log lines:\n{}",
+                self.name,
+                self.node.addr,
+                log_tail(self, 60)
+            );
+        }
+    }
+}
+
 impl Deref for Replica {
     type Target = Node;
     fn deref(&self) -> &Node {
@@ -90,15 +105,40 @@ fn start_replica(url: &str, dir: &Path, key: &str, name: &str) -> Replica {
     Replica { name: name.to_owned(), node }
 }
 
-/// Starts the named replicas side by side (each start waits for its catalogs to load).
+/// Starts the named replicas one after the other, each checked to be the server answering on
+/// its port.
 fn start_replicas(url: &str, dir: &Path, key: &str, names: &[&str]) -> Vec<Replica> {
-    std::thread::scope(|scope| {
-        let starting: Vec<_> = names
-            .iter()
-            .map(|name| scope.spawn(move || start_replica(url, dir, key, name)))
-            .collect();
-        starting.into_iter().map(|handle| handle.join().expect("a replica starts")).collect()
-    })
+    let replicas: Vec<Replica> = names
+        .iter()
+        .map(|name| {
+            let replica = start_replica(url, dir, key, name);
+            assert_identity(&replica);
+            replica
+        })
+        .collect();
+    for (i, r) in replicas.iter().enumerate() {
+        assert!(replicas[..i].iter().all(|other| other.addr != r.addr), "two on {}", r.addr);
+    }
+    replicas
+}
+
+/// Checks that the server answering on the replica's port is the replica itself, by the name
+/// in the audit entry of an audited call: a server that lost its port to another process
+/// (picked free, then taken before it bound) would otherwise go unnoticed while the harness
+/// talked to the other one.
+fn assert_identity(replica: &Replica) {
+    let listed = replica.get("/v1/keys");
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let entries = audit_entries(replica, "key.list");
+    let last = entries.last().expect("the key listing is audited");
+    assert_eq!(
+        last["replica"],
+        replica.name.as_str(),
+        "the server on {} is not {}: {last}\n{}",
+        replica.addr,
+        replica.name,
+        replica.log()
+    );
 }
 
 /// The last `lines` lines of a replica's log, for failure messages.
@@ -399,13 +439,21 @@ fn three_replicas_on_one_database_act_as_one_service() {
 
     // A replica started later, over an empty data directory, loads the active version from the
     // database — the rewritten one, which no longer knows the erased user.
-    let r3 = start_replica(&db.url, tmp.path(), &key, "r3");
+    // It is started without --replica-name: its name is then `<hostname>-<pid>`.
+    let late_dir = tmp.path().join("late");
+    std::fs::create_dir_all(&late_dir).unwrap();
+    let node = Node::start(&late_dir, Some(key.clone()), &["--database", &db.url]);
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let r3 = Replica { name: format!("{}-{}", hostname.trim(), node.child.id()), node };
+    assert_identity(&r3);
     within("a replica started later serves the active version", FIVE_SECONDS, || {
         serves(&r3, &v1).then_some(())
     });
     assert_eq!(recommend(&r3, victim)["source"], "popular", "the stored model was rewritten");
     assert_eq!(r3.get(&format!("/v1/catalogs/music/users/{victim}")).status, 404);
     assert_eq!(recommend(&r3, "fresh")["source"], "history", "r3 has the events of r0");
+    let created = r3.post("/v1/catalogs", json!({"name": "late"}));
+    assert_eq!(created.status, 201, "{}", created.body);
 
     // The audit log is one log: any replica reads every entry, each naming its writer.
     let wrote = |action: &str, target: &str| -> Vec<String> {
@@ -415,7 +463,7 @@ fn three_replicas_on_one_database_act_as_one_service() {
             .map(|e| e["replica"].as_str().unwrap_or("(none)").to_owned())
             .collect()
     };
-    assert_eq!(wrote("catalog.create", "/v1/catalogs"), ["r1"]);
+    assert_eq!(wrote("catalog.create", "/v1/catalogs"), ["r1", r3.name.as_str()]);
     assert_eq!(wrote("key.revoke", &format!("/v1/keys/{key_id}")), ["r1"]);
     assert_eq!(wrote("user.erase", &format!("/v1/catalogs/music/users/{victim}")), ["r1"]);
     let activations = wrote("model.activate", &format!("/v1/catalogs/music/models/{v2}/activate"));
@@ -618,8 +666,11 @@ fn a_killed_replica_and_a_database_outage_cost_the_others_no_request() {
     let refused_b = post_answer(b, "/v1/catalogs/music/items", item.clone());
     assert_eq!(refused_b.status, 503, "an item write on {} during the outage", b.name);
     assert!(refused_b.problem && refused_b.retry_after.is_some(), "{}", refused_b.body);
-    // Reads are served from memory meanwhile (and the load threads keep going).
+    // Reads are served from memory meanwhile (and the load threads keep going); the replicas
+    // stay ready, so a load balancer keeps sending them reads.
     for r in [a, b] {
+        let ready = r.get("/readyz");
+        assert_eq!(ready.status, 200, "{} ready during the outage: {}", r.name, ready.body);
         assert_eq!(recommend(r, "before-outage")["source"], "history");
         assert_eq!(items_of(&recommend(r, "u3")).len(), 10);
     }
