@@ -200,7 +200,10 @@ impl Inner {
     fn follow_loop(self: &Arc<Self>, follow: &Follow, keys_changed: &dyn Fn()) {
         let Some(feed) = self.store.replica_feed() else { return };
         let mut last_heartbeat: Option<Instant> = None;
-        let mut last_reap = Instant::now();
+        // Not before every live replica has had the time to heartbeat: at start, and again
+        // after the database was unreachable (no replica could heartbeat meanwhile, and a reap at
+        // once would fail the jobs of replicas that are alive).
+        let mut next_reap = Instant::now() + ABANDONED_AFTER;
         let mut failures = 0u32;
         while !follow.stop.load(Ordering::Relaxed) {
             let round = (|| -> Result<bool> {
@@ -208,8 +211,8 @@ impl Inner {
                     feed.heartbeat(&follow.replica)?;
                     last_heartbeat = Some(Instant::now());
                 }
-                if last_reap.elapsed() >= REAP_INTERVAL {
-                    last_reap = Instant::now();
+                if Instant::now() >= next_reap {
+                    next_reap = Instant::now() + REAP_INTERVAL;
                     let stale = ABANDONED_AFTER.as_millis() as i64;
                     let failed = feed.fail_abandoned_jobs(stale, None)?;
                     if !failed.is_empty() {
@@ -222,6 +225,7 @@ impl Inner {
                 Ok(more) => {
                     if failures > 0 {
                         tracing::info!(failures, "the database answers again; following resumed");
+                        next_reap = next_reap.max(Instant::now() + ABANDONED_AFTER);
                     }
                     failures = 0;
                     // A backlog (a bulk import, a replica catching up) is read page after page.
