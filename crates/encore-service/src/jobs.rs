@@ -514,7 +514,8 @@ impl Inner {
         // 5. Activate by policy — only while the job is still this replica's to finish: one
         //    failed as abandoned meanwhile (this replica could not heartbeat) leaves its model
         //    registered but inactive.
-        self.store.update_job(live.id, &JobUpdate { progress: Some(0.96), ..Default::default() })?;
+        self.store
+            .update_job(live.id, &JobUpdate { progress: Some(0.96), ..Default::default() })?;
         let activate = match req.activate.unwrap_or_default() {
             ActivatePolicy::Always => true,
             ActivatePolicy::Never => false,
