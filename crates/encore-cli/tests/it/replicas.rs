@@ -471,6 +471,47 @@ fn three_replicas_on_one_database_act_as_one_service() {
     let rollbacks = wrote("model.activate", &format!("/v1/catalogs/music/models/{v1}/activate"));
     assert_eq!(rollbacks, ["r0"]);
 
+    // A replica cut off for longer than the change log's retention reloads its state: r2 is
+    // stopped (SIGSTOP) while r0 writes two changes, the log is pruned behind its back (the
+    // heartbeat's pruning would do it after an hour; here every change row but the newest is
+    // deleted), and once resumed r2 finds the gap, reloads, and serves the new state.
+    let pid = r2.child.id().to_string();
+    let signal = |sig: &str| {
+        assert!(std::process::Command::new("kill").args([sig, &pid]).status().unwrap().success())
+    };
+    signal("-STOP");
+    let stopped = Instant::now();
+    let upserted = r0.post(
+        "/v1/catalogs/music/items",
+        json!({"items": [{"item_id": "i-gap", "title": "Written while r2 was away"}]}),
+    );
+    assert_eq!(upserted.status, 200, "{}", upserted.body);
+    let created = r0.post("/v1/catalogs", json!({"name": "gap"}));
+    assert_eq!(created.status, 201, "{}", created.body);
+    // The replicas still running have read both changes before the log loses them.
+    everywhere("both changes reached the running replicas", ONE_SECOND, &[r1, &r3], |r| {
+        r.get("/v1/catalogs/music/items/i-gap").status == 200
+            && r.post("/v1/catalogs/gap/recommend", json!({"user_id": "x"})).status == 200
+    });
+    let mut admin = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let pruned = admin
+        .execute("DELETE FROM changes WHERE seq < (SELECT max(seq) FROM changes)", &[])
+        .unwrap();
+    assert!(pruned >= 2, "changes pruned: {pruned}");
+    signal("-CONT");
+    eprintln!("replicas: r2 stopped for {:.3} s", stopped.elapsed().as_secs_f64());
+    everywhere("a replica past the change log's retention reloads", ONE_SECOND, &[r2], |r| {
+        let item = r.get("/v1/catalogs/music/items/i-gap");
+        item.status == 200
+            && r.post("/v1/catalogs/gap/recommend", json!({"user_id": "x"})).status == 200
+    });
+    assert!(r2.log().contains("missed changes pruned"), "r2 says it reloads:\n{}", r2.log());
+    within("the reloaded replica serves the active version", FIVE_SECONDS, || {
+        serves(r2, &v1).then_some(())
+    });
+    assert_eq!(recommend(r2, victim)["source"], "popular", "and still knows no erased user");
+    assert_eq!(recommend(r2, "fresh")["source"], "history");
+
     assert_no_panic(&[r0, r1, r2, &r3]);
 }
 
