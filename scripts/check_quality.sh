@@ -76,8 +76,9 @@ printf '%s\n' "${rows[@]}"
 
 # Second bar: `encore tune` on the train file alone, its pick evaluated once on the test file.
 # CI budget: 45 s on ml-100k only (the README's figures are 240 s on all three; lastfm-2k's EASE
-# trial alone takes about a minute). Measured at 45 s: 0.4444 (99 trials, load average 3-5); the
-# bar 0.4400 leaves 1 % for a slower runner cutting the search earlier. It is above what the
+# trial alone takes about a minute). Measured at 45 s: 0.4500 with the release build this script
+# uses (2026-12-02, load average 2-3), 0.4444 with the debug build (99 trials, load average 3-5);
+# the bar 0.4400 leaves 1-2 % for a slower runner cutting the search earlier. It is above what the
 # defaults alone give (a 5 s budget, only the default trials: iALS at 8 epochs, 0.4385), so it
 # checks that the search finds something, and above the best peer (0.4334).
 TUNED=(
