@@ -55,6 +55,31 @@ const CHANGE_PAGE: usize = 1_000;
 /// events are committed; they count as soon as the follower catches up).
 const APPLY_WAIT: Duration = Duration::from_secs(5);
 
+/// Refuses to start as `replica` while a live process has that name. The follower skips the
+/// changes its own name wrote, so two replicas of one name would never see each other's items,
+/// keys or activations. A namesake's recent heartbeat may be a dead process's last one (a
+/// restart under the same name): it is alive only if its heartbeat moves within two heartbeat
+/// intervals.
+pub(crate) fn refuse_a_live_namesake(feed: &dyn ReplicaFeed, replica: &str) -> Result<()> {
+    let fresh = ABANDONED_AFTER.as_millis() as i64;
+    let heartbeat_of = || -> Result<Option<i64>> {
+        Ok(feed
+            .live_replicas(fresh)?
+            .into_iter()
+            .find(|r| r.name == replica)
+            .map(|r| r.heartbeat_ms))
+    };
+    let Some(seen) = heartbeat_of()? else { return Ok(()) };
+    std::thread::sleep(HEARTBEAT_INTERVAL * 2 + Duration::from_millis(500));
+    match heartbeat_of()? {
+        Some(now) if now > seen => Err(Error::Conflict(format!(
+            "another replica named `{replica}` is running on this database (its heartbeat \
+             moved while this one waited); give each replica its own --replica-name"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Called when another replica created or revoked an API key (the server reloads its table).
 pub type KeysChanged = Arc<dyn Fn() + Send + Sync>;
 

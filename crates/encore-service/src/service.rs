@@ -76,6 +76,7 @@ impl Encore {
             // One of several replicas: only the jobs of this name's earlier process, and of
             // replicas that stopped heartbeating, are known to be dead.
             (Some(replica), Some(feed)) => {
+                crate::replication::refuse_a_live_namesake(feed, replica)?;
                 feed.heartbeat(replica)?;
                 let stale = crate::replication::ABANDONED_AFTER.as_millis() as i64;
                 let failed = feed.fail_abandoned_jobs(stale, Some(replica))?;

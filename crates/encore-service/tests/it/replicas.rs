@@ -166,3 +166,23 @@ fn activation_rollback_and_erasure_reach_every_replica() {
     assert_eq!((r.model_version.as_deref(), r.source), (Some("v1"), Source::Popular));
     assert_eq!(recommend(&c.svc, "u1").source, Source::Model);
 }
+
+#[test]
+fn a_second_live_replica_of_the_same_name_is_refused_but_a_restart_is_not() {
+    let fx = Backend::postgres();
+    let url = fx.database_url().unwrap().to_owned();
+    let a = replica(&url, "a");
+    let dir = tempfile::tempdir().unwrap();
+    let open = |name: &str| {
+        let mut c = config(dir.path());
+        c.replica_name = Some(name.into());
+        let store = Arc::new(PostgresStore::connect_as(&url, Some(name)).unwrap());
+        Encore::with_store_unloaded(c, store)
+    };
+    let error = open("a").unwrap_err();
+    assert!(error.to_string().contains("another replica named `a`"), "{error}");
+    // Once `a` stops, its last heartbeat is still recent, but it no longer moves: a restart
+    // under the same name is let through.
+    drop(a);
+    open("a").expect("a restart under the same name");
+}
