@@ -145,3 +145,22 @@ fn a_catalog_name_the_api_refuses_is_refused_before_anything_is_created() {
         arg(&items),
     ]);
 }
+
+#[test]
+fn a_bad_replica_name_is_refused_before_anything_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["", "   ", "web\u{7}1", &"x".repeat(101)] {
+        let run = encore(&[
+            "serve",
+            "--data-dir",
+            arg(dir.path()),
+            "--database",
+            "postgres://root@127.0.0.1:9/never",
+            "--replica-name",
+            name,
+        ]);
+        assert_clean_failure(&run, &["--replica-name", "1-100 characters"]);
+        assert_eq!(run.code, Some(2), "a usage error: {}", run.stderr);
+    }
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "nothing created");
+}
